@@ -1,0 +1,54 @@
+"""The `au-jax` command. Each subcommand lives in its own module, imported on use, so
+`au-jax --help` is instant and one subcommand's heavy imports never slow another.
+
+A subcommand module provides `add_parser(subparsers)`, registering itself with
+`set_defaults(func=run)`, and `run(args) -> int`.
+"""
+
+import argparse
+import importlib
+import sys
+
+# name -> module; the order is the order of `au-jax --help`.
+SUBCOMMANDS = {
+    'synth': 'data_pipelines.synthau.cli',
+    'prepare': 'data_pipelines.prepare',
+    'summary': 'au_jax.commands.summary',
+}
+
+# Errors that are the user's input, not our bug: printed as one line, exit code 2.
+_USER_ERRORS = ('ConfigError', 'DataError', 'InputError')
+
+
+def build_parser():
+  parser = argparse.ArgumentParser(
+      prog='au-jax',
+      description='Multi-task facial action unit detection for faces in the wild (JAX).')
+  subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
+  subparsers.required = True
+  for module in SUBCOMMANDS.values():
+    importlib.import_module(module).add_parser(subparsers)
+  return parser
+
+
+def main(argv=None):
+  argv = sys.argv[1:] if argv is None else list(argv)
+  parser = build_parser()
+  args, rest = parser.parse_known_args(argv)
+  if rest and not getattr(args, 'accepts_extra_args', False):
+    parser.error(f'unrecognized arguments: {" ".join(rest)}')
+  args.extra_args = rest
+  try:
+    return args.func(args) or 0
+  except FileNotFoundError as e:
+    print(f'au-jax {args.command}: error: {e}', file=sys.stderr)
+    return 2
+  except Exception as e:  # pylint: disable=broad-except
+    if type(e).__name__ in _USER_ERRORS:
+      print(f'au-jax {args.command}: error: {e}', file=sys.stderr)
+      return 2
+    raise
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,149 @@
+"""Every loss of the paper (SPEC §3), each a pure function of arrays.
+
+Equation numbers refer to Shang & Liu's paper; the paper's typos are fixed as SPEC §3 says
+(positive L_fl, negative log-likelihood in L_lr, 0-based heat-map indices, the AU weight
+formula). Shapes: B batch, d heat-map side, n landmarks, n_au AUs, features NHWC.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from au_jax import landmarks as lm
+
+sg = jax.lax.stop_gradient
+
+
+# -- landmarks -------------------------------------------------------------------------
+
+def landmark_regression_loss(pred, target):
+  """L_fl, Eq. 1: Σ_i [(x_i − x̂_i)² + (y_i − ŷ_i)²] / (2 s²), mean over the batch.
+
+  pred, target: (B, n, 2) coordinates; s is the inter-ocular distance of `target`
+  (eye centres as in JAA-Net). The paper's leading minus sign is a typo.
+  """
+  s2 = sg(lm.inter_ocular_distance(target, xp=jnp)) ** 2
+  s2 = jnp.maximum(s2, 1e-6)  # a degenerate target must not give inf
+  per_image = jnp.sum((pred - target) ** 2, axis=(-2, -1)) / (2.0 * s2)
+  return jnp.mean(per_image)
+
+
+def heatmap_target_indices(landmarks, crop_size, map_size, refine_au_centres=True):
+  """Eq. 2, fixed: the flat index row·d + col of each landmark on the d×d map.
+
+  col = round(x·d/l), row = round(y·d/l), clipped to [0, d−1], from (B, n, 2) landmarks
+  in crop pixels after crop and flip. With `refine_au_centres`, 12 points first move to
+  AU centres as ADLD does (`au_jax.landmarks.refine_au_centres`). Returns int32 (B, n).
+  """
+  if refine_au_centres:
+    landmarks = lm.refine_au_centres(landmarks, xp=jnp)
+  cell = jnp.clip(jnp.round(landmarks * (map_size / crop_size)), 0, map_size - 1)
+  cell = cell.astype(jnp.int32)
+  return cell[..., 1] * map_size + cell[..., 0]
+
+
+def landmark_classification_loss(logits, indices):
+  """Eq. 3: softmax cross-entropy over the d² positions of each landmark map.
+
+  logits (B, d, d, n), indices (B, n) int. Negative log-likelihood (the paper's sign is a
+  typo), mean over landmarks and batch.
+  """
+  b, h, w, n = logits.shape
+  log_probs = jax.nn.log_softmax(logits.reshape(b, h * w, n), axis=1)
+  picked = jnp.take_along_axis(log_probs, indices[:, None, :], axis=1)[:, 0, :]
+  return -jnp.mean(picked)
+
+
+def landmark_discriminator_loss(maps, indices):
+  """Eq. 4, D_l's side: least squares of each map toward the one-hot landmark map.
+
+  maps (B, d, d, n) = D_l(sg(F_b)); mean over positions, landmarks and batch.
+  """
+  b, h, w, n = maps.shape
+  one_hot = jax.nn.one_hot(indices, h * w, axis=1)  # (B, d², n)
+  return jnp.mean((maps.reshape(b, h * w, n) - one_hot) ** 2)
+
+
+def landmark_adversarial_loss(maps):
+  """L_adlb, Eqs. 5–6, G_b's side: least squares of D_l(F_b) toward 1/d² everywhere.
+
+  ADLD's `land_adaptation_loss`: the background should locate no landmark anywhere.
+  """
+  h, w = maps.shape[1:3]
+  return jnp.mean((maps - 1.0 / (h * w)) ** 2)
+
+
+# -- domains ---------------------------------------------------------------------------
+
+def domain_discriminator_loss(real_scores, fake_scores):
+  """L_adst, Eq. 7, D_d's side (least squares): real → 1, mixed → 0."""
+  return jnp.mean((real_scores - 1.0) ** 2) + jnp.mean(fake_scores ** 2)
+
+
+def domain_adversarial_loss(fake_scores):
+  """L_adst, Eq. 7, G_st's side (least squares): mixed features → 1."""
+  return jnp.mean((fake_scores - 1.0) ** 2)
+
+
+# -- feature alignment -----------------------------------------------------------------
+
+def mean_absolute_error(pred, target):
+  """L1 between two features, averaged over every element; `target` is stop-gradient."""
+  return jnp.mean(jnp.abs(pred - sg(target)))
+
+
+def feature_alignment_loss(pairs):
+  """L_sr, Eq. 8: Σ over pairs of the mean absolute error |P(F') − sg(F)|.
+
+  pairs: sequence of (projected reconstructed feature, original feature). The full
+  scheme has six pairs (F'_s,F_s) (F'_sl,F_sl) (F'_sb,F_sb) (F'_t,F_t) (F'_tl,F_tl)
+  (F'_tb,F_tb); ablation row D keeps only the first and fourth.
+  """
+  return sum(mean_absolute_error(p, f) for p, f in pairs)
+
+
+# -- AUs -------------------------------------------------------------------------------
+
+def au_occurrence_weights(rates):
+  """AU loss weights from occurrence rates r_i (Eq. 9, formula fixed):
+
+  w_i = n_au · (1/r_i) / Σ_j (1/r_j), so the weights average to 1 and rare AUs weigh
+  more. r_i must be computed over labelled frames of the source training set.
+  """
+  inv = 1.0 / jnp.asarray(rates, jnp.float32)
+  return inv.shape[-1] * inv / jnp.sum(inv)
+
+
+def _label_mask(labels, mask):
+  """Mask of labelled entries: the given mask, and only labels that are 0 or 1."""
+  valid = (labels == 0) | (labels == 1)
+  if mask is not None:
+    valid = valid & (mask > 0)
+  return valid.astype(jnp.float32)
+
+
+def weighted_asymmetric_loss(logits, labels, weights, beta=0.7, mask=None,
+                             stop_focus_gradient=False):
+  """L_au, Eq. 9: −(1/n_au) Σ_i w_i [y_i log p_i + (1 − y_i) p_i^β log(1 − p_i)].
+
+  p = sigmoid(logits), computed stably from logits with log-sigmoid, so logits of ±50
+  give finite values and gradients. logits, labels, mask: (B, n_au); weights (n_au,);
+  mask 1 = labelled (labels outside {0, 1}, e.g. 9 or 999, are unlabelled too). The
+  value is the batch mean of (1/n_au)·Σ over labelled AUs. The gradient flows through
+  p^β as Eq. 11 states; `stop_focus_gradient=True` stops it there (ME-GraphAU's variant).
+  With beta = 0 this is the weighted BCE.
+  """
+  labels_f = labels.astype(jnp.float32)
+  log_p = jax.nn.log_sigmoid(logits)
+  log_not_p = jax.nn.log_sigmoid(-logits)
+  focus = jnp.exp(beta * log_p)  # p^β, finite for every logit
+  if stop_focus_gradient:
+    focus = sg(focus)
+  per_au = labels_f * log_p + (1.0 - labels_f) * focus * log_not_p
+  per_au = per_au * _label_mask(labels, mask) * weights
+  return -jnp.mean(jnp.sum(per_au, axis=-1) / logits.shape[-1])
+
+
+def weighted_bce_loss(logits, labels, weights, mask=None):
+  """ADLD's AU loss for the baseline config: weighted binary cross-entropy, the
+  β = 0 case of Eq. 9, same masking and averaging as `weighted_asymmetric_loss`."""
+  return weighted_asymmetric_loss(logits, labels, weights, beta=0.0, mask=mask)

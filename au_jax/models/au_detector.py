@@ -1,0 +1,38 @@
+"""E_au, the AU detector (paper §3.5; SPEC §1): one small conv head per AU."""
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from au_jax.models import layers
+
+
+class AUHead(nn.Module):
+  """One AU: 3× [conv, BN, PReLU], conv, global average pool, Dense 1."""
+  hidden: int = 64
+  train: bool = False
+
+  @nn.compact
+  def __call__(self, features):
+    x = features
+    for i in range(3):
+      x = layers.ConvBNPReLU(self.hidden, name=f'layer{i}')(x, self.train)
+    x = layers.conv3x3(self.hidden, name='last')(x)
+    return layers.Dense(1, name='logit')(jnp.mean(x, axis=(1, 2)))[:, 0]
+
+
+class AUDetector(nn.Module):
+  """Facial feature (B, d, d, C) → AU logits (B, n_au).
+
+  The n_au heads have separate parameters, stacked on a leading axis with `nn.vmap`
+  so that XLA runs them as one batched convolution instead of n_au small ones.
+  """
+  num_aus: int
+  hidden: int = 64
+
+  @nn.compact
+  def __call__(self, features, train: bool):
+    layers.check_input(features, 4, 'AUDetector')
+    heads = nn.vmap(AUHead, variable_axes={'params': 0, 'batch_stats': 0},
+                    split_rngs={'params': True}, in_axes=None, out_axes=-1,
+                    axis_size=self.num_aus)
+    return heads(self.hidden, train, name='heads')(features)

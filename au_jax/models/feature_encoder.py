@@ -1,0 +1,21 @@
+"""E_f, the initial facial feature extractor (paper §3.2, SPEC §1).
+
+Blocks 1–2 of the landmark-branch structure followed by tanh. Its parameters have the same
+tree as a landmark branch's `front` blocks, so stage 1 can initialise E_f^s and E_f^t by
+copying them (see `au_jax.models.multitask.init_feature_encoders_from_branches`).
+"""
+
+import flax.linen as nn
+
+from au_jax.models import layers
+
+
+class FeatureEncoder(nn.Module):
+  """Image (B, l, l, 3) → facial feature F (B, l/4, l/4, channels[1])."""
+  channels: tuple[int, ...] = (32, 64)
+
+  @nn.compact
+  def __call__(self, images, train: bool):
+    layers.check_input(images, 4, 'FeatureEncoder', channels=3)
+    x = layers.ConvBlocks(tuple(self.channels), name='front')(images, train)
+    return nn.tanh(x)

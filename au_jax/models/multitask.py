@@ -1,0 +1,205 @@
+"""The whole multi-task model (paper Fig. 2) and its stage-2 forward graph (SPEC §2).
+
+`MultiTaskAUNet` owns every module of SPEC §1 as a named child; the top-level names are
+what the optimiser groups partition on (see `au_jax.optim`):
+
+  landmark_branch_s, landmark_branch_t, shared_blocks     two landmark branches, blocks 3–4 shared
+  feature_encoder_s, feature_encoder_t                    E_f per domain (one if shared)
+  landmark_encoder                                        E_l
+  background_generator                                    G_b
+  feature_generator                                       G_st
+  landmark_discriminator                                  D_l
+  domain_discriminator_s, domain_discriminator_t          D_d per domain
+  au_detector                                             E_au
+  projector_feature, projector_landmark, projector_background   P for F, F_l, F_b
+
+Methods: `features` (the generator side of one stage-2 iteration), `discriminate`
+(D_l and both D_d on given features), `landmarks` (stage 1), `predict_source` and
+`predict_target` (inference, SPEC §2 last paragraph).
+
+Feature names follow the paper: F_sltb is the source face on the target background;
+a `_prime` suffix marks the second, cross-cyclic round (the paper's F'_s, F'_sl, ...).
+"""
+
+import functools
+
+import flax.linen as nn
+import jax
+
+from au_jax.models import layers
+from au_jax.models.au_detector import AUDetector
+from au_jax.models.background_generator import BackgroundGenerator
+from au_jax.models.domain_discriminator import DomainDiscriminator
+from au_jax.models.feature_encoder import FeatureEncoder
+from au_jax.models.feature_generator import FeatureGenerator
+from au_jax.models.landmark_branch import LandmarkBranch
+from au_jax.models.landmark_discriminator import LandmarkDiscriminator
+from au_jax.models.landmark_encoder import LandmarkEncoder
+from au_jax.models.projector import Projector
+
+sg = jax.lax.stop_gradient
+
+
+class MultiTaskAUNet(nn.Module):
+  """All modules of the paper; sizes default to the paper's (176 crops, 44 maps)."""
+  num_aus: int
+  num_landmarks: int = 49
+  landmark_channels: tuple[int, ...] = (32, 64, 96, 128, 160)
+  landmark_dense: int = 512
+  cbam_reduction: int = 16
+  hidden: int = 64
+  generator_channels: tuple[int, ...] = (128, 128, 64, 64)
+  domain_channels: tuple[int, ...] = (64, 64, 128, 128)
+  au_hidden: int = 64
+  projector_hidden: int = 64
+  share_feature_encoder: bool = False
+  # Forward-graph switches (set from the loss config; see `au_jax.configs_lib`).
+  use_projectors: bool = True
+  self_reconstruction: bool = False
+  target_au: bool = False
+
+  def setup(self):
+    lc = tuple(self.landmark_channels)
+    if len(lc) != 5:
+      raise ValueError(f'landmark_channels needs 5 entries, got {lc}')
+    self.shared_blocks = layers.ConvBlocks(lc[2:4])
+    branch = functools.partial(
+        LandmarkBranch, shared=self.shared_blocks, channels=lc,
+        num_landmarks=self.num_landmarks, dense_units=self.landmark_dense,
+        cbam_reduction=self.cbam_reduction)
+    self.landmark_branch_s = branch()
+    self.landmark_branch_t = branch()
+    self.feature_encoder_s = FeatureEncoder(lc[:2])
+    if not self.share_feature_encoder:
+      self.feature_encoder_t = FeatureEncoder(lc[:2])
+    self.landmark_encoder = LandmarkEncoder(self.hidden, self.num_landmarks)
+    self.background_generator = BackgroundGenerator(self.hidden)
+    self.feature_generator = FeatureGenerator(tuple(self.generator_channels), lc[1])
+    self.landmark_discriminator = LandmarkDiscriminator(self.hidden, self.num_landmarks)
+    self.domain_discriminator_s = DomainDiscriminator(tuple(self.domain_channels))
+    self.domain_discriminator_t = DomainDiscriminator(tuple(self.domain_channels))
+    self.au_detector = AUDetector(self.num_aus, self.au_hidden)
+    if self.use_projectors:
+      self.projector_feature = Projector(lc[1], self.projector_hidden)
+      self.projector_landmark = Projector(1, self.projector_hidden)
+      self.projector_background = Projector(self.hidden, self.projector_hidden)
+
+  # -- pieces ---------------------------------------------------------------------------
+
+  def _encode(self, images, domain, train):
+    if domain == 'target' and not self.share_feature_encoder:
+      return self.feature_encoder_t(images, train)
+    return self.feature_encoder_s(images, train)
+
+  def _frozen_landmark_encoder(self, features):
+    """E_l' : E_l with stop-gradient parameters, for generated features (SPEC §2 step 4).
+
+    The landmark loss on generated features then trains the generators, never E_l.
+    """
+    params = jax.tree.map(sg, self.landmark_encoder.variables['params'])
+    return self.landmark_encoder.clone(parent=None).apply({'params': params}, features)
+
+  def _separate(self, features, frozen):
+    """One separation: (landmark logits, F_l, F_b). G_b always sees sg(features)."""
+    encoder = self._frozen_landmark_encoder if frozen else self.landmark_encoder
+    logits, landmark = encoder(features)
+    return logits, landmark, self.background_generator(sg(features))
+
+  def _project(self, kind, x):
+    if not self.use_projectors:
+      return x
+    return {'feature': self.projector_feature, 'landmark': self.projector_landmark,
+            'background': self.projector_background}[kind](x)
+
+  # -- public methods -------------------------------------------------------------------
+
+  def landmarks(self, images_s, images_t, train: bool):
+    """Stage 1: (FL_s, FL_t), each (B, n, 2) in crop pixels."""
+    return (self.landmark_branch_s(images_s, train),
+            self.landmark_branch_t(images_t, train))
+
+  def features(self, images_s, images_t, train: bool):
+    """The generator side of one stage-2 iteration (SPEC §2 steps 1–6).
+
+    Returns a dict of every feature and prediction the losses need; discriminators are
+    applied separately by `discriminate` so the two optimiser steps can share this pass.
+    """
+    o = {}
+    # 1. Initial facial features.
+    o['F_s'] = self._encode(images_s, 'source', train)
+    o['F_t'] = self._encode(images_t, 'target', train)
+    # 2. First separation.
+    o['logits_sl'], o['F_sl'], o['F_sb'] = self._separate(o['F_s'], frozen=False)
+    o['logits_tl'], o['F_tl'], o['F_tb'] = self._separate(o['F_t'], frozen=False)
+    # 3. Cross mixing.
+    o['F_sltb'] = self.feature_generator(sg(o['F_sl']), o['F_tb'])
+    o['F_tlsb'] = self.feature_generator(sg(o['F_tl']), o['F_sb'])
+    # 4. Second separation (frozen E_l) and cross-cyclic reconstruction.
+    o['logits_sl_prime'], o['F_sl_prime'], o['F_tb_prime'] = self._separate(
+        o['F_sltb'], frozen=True)
+    o['logits_tl_prime'], o['F_tl_prime'], o['F_sb_prime'] = self._separate(
+        o['F_tlsb'], frozen=True)
+    o['F_s_prime'] = self.feature_generator(sg(o['F_sl_prime']), o['F_sb_prime'])
+    o['F_t_prime'] = self.feature_generator(sg(o['F_tl_prime']), o['F_tb_prime'])
+    # Projected reconstructions for L_sr (Eq. 8); identity when projectors are off.
+    for d in ('s', 't'):
+      o[f'P_{d}'] = self._project('feature', o[f'F_{d}_prime'])
+      o[f'P_{d}l'] = self._project('landmark', o[f'F_{d}l_prime'])
+      o[f'P_{d}b'] = self._project('background', o[f'F_{d}b_prime'])
+    if self.self_reconstruction:  # ADLD's self-reconstruction term (baseline config).
+      o['F_s_self'] = self.feature_generator(sg(o['F_sl']), o['F_sb'])
+      o['F_t_self'] = self.feature_generator(sg(o['F_tl']), o['F_tb'])
+    # 5. Landmark branches.
+    o['FL_s'], o['FL_t'] = self.landmarks(images_s, images_t, train)
+    # 6. AU logits.
+    o['au_s'] = self.au_detector(o['F_s'], train)
+    o['au_sltb'] = self.au_detector(o['F_sltb'], train)
+    if self.target_au:  # pseudo-label mode ("-P")
+      o['au_t'] = self.au_detector(o['F_t'], train)
+      o['au_tlsb'] = self.au_detector(o['F_tlsb'], train)
+    return o
+
+  def discriminate(self, f):
+    """D_l on the background features and both D_d on real and mixed features."""
+    return {
+        'dl_sb': self.landmark_discriminator(f['F_sb']),
+        'dl_tb': self.landmark_discriminator(f['F_tb']),
+        'dd_s_real': self.domain_discriminator_s(f['F_s']),
+        'dd_s_fake': self.domain_discriminator_s(f['F_tlsb']),
+        'dd_t_real': self.domain_discriminator_t(f['F_t']),
+        'dd_t_fake': self.domain_discriminator_t(f['F_sltb']),
+    }
+
+  def predict_source(self, images, train: bool = False):
+    """Source-domain inference: (AU logits E_au(E_f^s(I)), landmarks of branch s)."""
+    return (self.au_detector(self._encode(images, 'source', train), train),
+            self.landmark_branch_s(images, train))
+
+  def predict_target(self, images, train: bool = False):
+    """Target-domain inference through the reconstruction path, as ADLD does:
+    E_au(G_st(F_l, G_b(F))) with F = E_f^t(I); landmarks from branch t."""
+    features = self._encode(images, 'target', train)
+    _, landmark, background = self._separate(features, frozen=False)
+    mixed = self.feature_generator(landmark, background)
+    return self.au_detector(mixed, train), self.landmark_branch_t(images, train)
+
+  def __call__(self, images_s, images_t, train: bool = False):
+    """Runs every module once (used by `init`)."""
+    f = self.features(images_s, images_t, train)
+    return f, self.discriminate(f)
+
+
+def init_feature_encoders_from_branches(variables):
+  """After stage 1: E_f^s, E_f^t ← blocks 1–2 of their domain's landmark branch.
+
+  Copies params and batch statistics; returns a new variables dict (pure).
+  """
+  out = {}
+  for collection, tree in variables.items():
+    tree = dict(tree)
+    for d in ('s', 't'):
+      encoder, branch = f'feature_encoder_{d}', f'landmark_branch_{d}'
+      if encoder in tree and branch in tree:
+        tree[encoder] = {**tree[encoder], 'front': tree[branch]['front']}
+    out[collection] = tree
+  return out

@@ -1,0 +1,78 @@
+"""The paper's hyper-parameters (SPEC §3–4): BP4D source → EmotioNet target, 176 crops.
+
+Override on the command line, e.g. `--config.stage2.batch_size=16`, or import this file
+from a smaller config and change a few fields (see `configs/tiny.py`).
+"""
+
+import ml_collections
+
+
+def get_config():
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  # '' = the full method; 'A'..'G' = rows of Table 7; 'source_only' = E_f + E_au only.
+  c.ablation = ''
+
+  c.data = ml_collections.ConfigDict()
+  c.data.data_dir = ''            # where `au-jax prepare` wrote the aligned data sets
+  c.data.source = 'bp4d'          # prepared source data set name
+  c.data.target = 'emotionet'     # prepared target data set name
+  c.data.au_ids = (1, 2, 4, 6, 12, 17)
+  c.data.num_landmarks = 49
+  c.data.aligned_size = 200
+  c.data.crop_size = 176          # l; the heat-map side is d = l / 4
+  c.data.pseudo_labels = False    # the paper's "-P" mode: target pseudo AU labels
+
+  c.model = ml_collections.ConfigDict()
+  c.model.landmark_channels = (32, 64, 96, 128, 160)
+  c.model.landmark_dense = 512
+  c.model.cbam_reduction = 16
+  c.model.hidden = 64                      # E_l, G_b, D_l width; F_b channels
+  c.model.generator_channels = (128, 128, 64, 64)  # G_st; last layer = E_f channels
+  c.model.domain_channels = (64, 64, 128, 128)
+  c.model.au_hidden = 64
+  c.model.projector_hidden = 64
+  c.model.share_feature_encoder = False    # True = one E_f for both domains (ADLD)
+
+  c.loss = ml_collections.ConfigDict()
+  # Eq. 13 trade-off weights.
+  c.loss.lr = 0.6
+  c.loss.adlb = 400.0
+  c.loss.adst = 1.2
+  c.loss.au = 1.0
+  c.loss.fl = 0.1
+  c.loss.sr = 100.0
+  # ADLD-only terms (0 = off): self-reconstruction G_st(F_sl, F_sb) vs F_s.
+  c.loss.self_reconstruction = 0.0
+  c.loss.au_loss = 'asymmetric'            # or 'bce' (ADLD's weighted BCE)
+  c.loss.beta = 0.7
+  c.loss.stop_focus_gradient = False       # ME-GraphAU's variant of Eq. 11
+  c.loss.projectors = True                 # Table 7 "AP"
+  c.loss.intermediate_alignment = True     # Table 7 "AS": six pairs instead of two
+  c.loss.refine_au_centres = True
+  c.loss.source_landmark_branch = True     # Table 7 "SD"
+  c.loss.target_landmark_branch = True     # Table 7 "TD"
+  # Heat-map targets of target images: 'branch' = from FL_t (the paper), or
+  # 'annotation' = from the target annotations (ADLD).
+  c.loss.target_heatmaps = 'branch'
+
+  c.stage1 = ml_collections.ConfigDict()
+  c.stage1.epochs = 20
+  c.stage1.batch_size = 8
+  c.stage1.learning_rate = 1e-3
+  c.stage1.weight_decay = 5e-4
+  c.stage1.decay_every_epochs = 10
+  c.stage1.decay_factor = 0.5
+
+  c.stage2 = ml_collections.ConfigDict()
+  c.stage2.epochs = 12
+  c.stage2.batch_size = 8
+  c.stage2.constant_epochs = 4
+  c.stage2.decay_epochs = 8
+  c.stage2.groups = ml_collections.ConfigDict({
+      'discriminators': {'learning_rate': 5e-5, 'b1': 0.5, 'b2': 0.9},
+      'generators': {'learning_rate': 5e-5, 'b1': 0.5, 'b2': 0.9},
+      'task': {'learning_rate': 1e-4, 'b1': 0.95, 'b2': 0.999},
+      'landmark': {'learning_rate': 5e-4, 'b1': 0.9, 'b2': 0.999},
+  })
+  return c

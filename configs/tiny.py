@@ -1,0 +1,21 @@
+"""A tiny config for tests: 32-pixel crops (8×8 maps), narrow modules, the paper's losses."""
+
+from configs import default
+
+
+def get_config():
+  c = default.get_config()
+  c.data.au_ids = (1, 2, 4)
+  c.data.aligned_size = 36
+  c.data.crop_size = 32
+  c.model.landmark_channels = (4, 8, 8, 8, 8)
+  c.model.landmark_dense = 16
+  c.model.cbam_reduction = 4
+  c.model.hidden = 8
+  c.model.generator_channels = (8, 8, 8, 8)
+  c.model.domain_channels = (8, 8, 8, 8)
+  c.model.au_hidden = 8
+  c.model.projector_hidden = 8
+  c.stage1.batch_size = 2
+  c.stage2.batch_size = 2
+  return c

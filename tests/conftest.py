@@ -1,0 +1,40 @@
+"""Shared fixtures: small configs and a tiny initialised model."""
+
+import os
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='session')
+def repo_root():
+  return REPO
+
+
+@pytest.fixture
+def tiny_config():
+  from au_jax import config_lib
+  return config_lib.prepare_config(
+      config_lib.load_config(os.path.join(REPO, 'configs', 'tiny.py')))
+
+
+@pytest.fixture
+def paper_config():
+  from au_jax import config_lib
+  return config_lib.prepare_config(
+      config_lib.load_config(os.path.join(REPO, 'configs', 'default.py')))
+
+
+@pytest.fixture(scope='session')
+def tiny_model():
+  """(model, variables, source images, target images) at 32-pixel crops, jitted init."""
+  import jax
+  from au_jax import config_lib
+  config = config_lib.prepare_config(
+      config_lib.load_config(os.path.join(REPO, 'configs', 'tiny.py')))
+  model = config_lib.create_model(config)
+  xs = jax.random.normal(jax.random.key(1), (2, 32, 32, 3))
+  xt = jax.random.normal(jax.random.key(2), (2, 32, 32, 3))
+  variables = jax.jit(model.init)(jax.random.key(0), xs, xt)
+  return model, variables, xs, xt
