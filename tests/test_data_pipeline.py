@@ -1,0 +1,216 @@
+"""tf.data pipeline: crops, flips, normalisation, determinism, host sharding, eval padding."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from au_jax import landmarks as lm
+from data_pipelines import input_pipeline as ip
+from data_pipelines import metadata as meta
+from data_pipelines import prepare
+from data_pipelines import testing
+from data_pipelines.errors import DataError
+
+ALIGNED, CROP = 40, 32
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+  """A prepared data set: 14 train, 5 validation examples, aligned to 40 pixels."""
+  root = tmp_path_factory.mktemp('pipeline')
+  path = testing.write_manifest(root / 'm', n=19, splits=['train'] * 14 + ['validation'] * 5,
+                                pseudo=True)
+  prepare.prepare('manifest', [path], os.fspath(root / 'data'), 'tiny',
+                  aligned_size=ALIGNED, progress=False)
+  return os.fspath(root / 'data')
+
+
+def stored(data, split):
+  builder = tfds.builder_from_directory(meta.dataset_path(data, 'tiny'))
+  return list(tfds.as_numpy(builder.as_dataset(split=split)))
+
+
+def batches(data, split, count=None, **kwargs):
+  kwargs.setdefault('process_index', 0)
+  kwargs.setdefault('process_count', 1)
+  ds = ip.create_dataset(data, 'tiny', split, crop_size=CROP, **kwargs)
+  it = ds.as_numpy_iterator()
+  return list(it) if count is None else [next(it) for _ in range(count)]
+
+
+def test_crop_offsets_cover_zero_and_max_at_paper_size():
+  seen_rows, seen_cols, flips = set(), set(), set()
+  for i in range(400):
+    offset, flip = ip.random_crop_and_flip(tf.constant([7, i], tf.int64), 200, 176)
+    seen_rows.add(int(offset[0]))
+    seen_cols.add(int(offset[1]))
+    flips.add(bool(flip))
+  assert min(seen_rows) == 0 and max(seen_rows) == 24
+  assert min(seen_cols) == 0 and max(seen_cols) == 24
+  assert len(seen_rows) == 25 and flips == {True, False}
+
+
+def test_flip_twice_is_identity_and_matches_au_jax():
+  rng = np.random.default_rng(0)
+  image = tf.constant(rng.integers(0, 255, (ALIGNED, ALIGNED, 3)), tf.uint8)
+  points = tf.constant(rng.uniform(0, ALIGNED - 1, (49, 2)), tf.float32)
+  zero = tf.constant([0, 0])
+  once_image, once_points = ip.crop_and_flip(image, points, zero, tf.constant(True), ALIGNED)
+  np.testing.assert_allclose(once_points, lm.flip_horizontal(points.numpy(), ALIGNED),
+                             atol=1e-5)
+  np.testing.assert_array_equal(once_image, image.numpy()[:, ::-1])
+  twice_image, twice_points = ip.crop_and_flip(once_image, once_points, zero,
+                                               tf.constant(True), ALIGNED)
+  np.testing.assert_array_equal(twice_image, image)
+  np.testing.assert_allclose(twice_points, points, atol=1e-5)
+
+
+def test_crop_moves_landmarks_with_the_pixels():
+  image = np.zeros((ALIGNED, ALIGNED, 3), np.uint8)
+  image[10, 25] = 255  # A bright pixel at x=25, y=10, where landmark 0 sits.
+  points = np.full((49, 2), 5.0, np.float32)
+  points[0] = [25, 10]
+  for flip in (False, True):
+    out_image, out_points = ip.crop_and_flip(
+        tf.constant(image), tf.constant(points), tf.constant([3, 8]), tf.constant(flip),
+        CROP)
+    y, x = np.argwhere(out_image.numpy()[..., 0] == 255)[0]
+    index = lm.REFLECT_49.tolist().index(0) if flip else 0
+    np.testing.assert_allclose(out_points[index], [x, y])
+
+
+def test_batch_contents(data):
+  (batch,) = batches(data, 'train', 1, global_batch_size=4, train=True, seed=0)
+  assert batch['image'].shape == (4, CROP, CROP, 3) and batch['image'].dtype == np.float32
+  assert -1.0 <= batch['image'].min() and batch['image'].max() <= 1.0
+  assert batch['landmarks'].shape == (4, 49, 2) and batch['landmarks'].dtype == np.float32
+  assert batch['au'].shape == (4, 3) and batch['au'].dtype == np.int32
+  assert batch['au_mask'].dtype == np.float32 and batch['au_mask'].min() == 1.0
+  assert batch['pseudo_au'].shape == (4, 3) and batch['pseudo_mask'].min() == 1.0
+  np.testing.assert_array_equal(batch['valid'], np.ones(4))
+
+
+def test_eval_is_centre_crop_and_normalised(data):
+  examples = stored(data, 'validation')
+  eval_batches = batches(data, 'validation', global_batch_size=2, train=False)
+  by_au_and_points = {}
+  for b in eval_batches:
+    for i in np.nonzero(b['valid'])[0]:
+      by_au_and_points[tuple(np.round(b['landmarks'][i].reshape(-1), 3))] = b['image'][i]
+  offset = (ALIGNED - CROP) // 2
+  for example in examples:
+    key = tuple(np.round((example['landmarks'] - offset).reshape(-1), 3))
+    expected = (example['image'][offset:offset + CROP, offset:offset + CROP]
+                / 255.0 - 0.5) / 0.5
+    np.testing.assert_allclose(by_au_and_points[key], expected, atol=1e-6)
+
+
+def test_eval_pads_the_last_batch(data):
+  eval_batches = batches(data, 'validation', global_batch_size=2, train=False)
+  assert len(eval_batches) == 3 == ip.eval_steps(data, 'tiny', 'validation', 2)
+  valid = np.concatenate([b['valid'] for b in eval_batches])
+  np.testing.assert_array_equal(valid, [1, 1, 1, 1, 1, 0])
+  assert eval_batches[-1]['image'].shape == (2, CROP, CROP, 3)
+  assert eval_batches[-1]['au_mask'][1].sum() == 0  # Padding carries no labels.
+
+
+def test_same_seed_same_batches(data):
+  first = batches(data, 'train', 5, global_batch_size=4, train=True, seed=3)
+  again = batches(data, 'train', 5, global_batch_size=4, train=True, seed=3)
+  other = batches(data, 'train', 5, global_batch_size=4, train=True, seed=4)
+  for a, b in zip(first, again):
+    for key in a:
+      np.testing.assert_array_equal(a[key], b[key])
+  assert any(not np.array_equal(a['image'], b['image']) for a, b in zip(first, other))
+
+
+def test_train_crops_vary_and_stay_in_range(data):
+  got = batches(data, 'train', 6, global_batch_size=4, train=True, seed=1)
+  points = np.concatenate([b['landmarks'] for b in got])
+  stored_points = {tuple(np.round(e['landmarks'][:, 1], 3)) for e in stored(data, 'train')}
+  # y is only shifted by the crop (a flip changes x and the order): shift in 0..8.
+  shifts = set()
+  for p in points:
+    for ys in stored_points:
+      for candidate in (np.array(ys), np.array(ys)[lm.REFLECT_49]):
+        d = candidate - p[:, 1]
+        if np.allclose(d, d[0], atol=1e-3):
+          shifts.add(round(float(d[0])))
+  assert shifts and shifts <= set(range(0, ALIGNED - CROP + 1))
+  assert len(shifts) > 1
+
+
+def test_two_hosts_get_disjoint_shards_that_cover_the_split(data):
+  def keys(process_index, process_count):
+    out = []
+    for b in batches(data, 'train', global_batch_size=2, train=False,
+                     process_index=process_index, process_count=process_count):
+      assert b['image'].shape[0] == 2 // process_count
+      for i in np.nonzero(b['valid'])[0]:
+        out.append(tuple(np.round(b['landmarks'][i].reshape(-1), 3)))
+    return out
+  host0, host1, single = keys(0, 2), keys(1, 2), keys(0, 1)
+  assert len(host0) == len(host1) == 7
+  assert not set(host0) & set(host1)
+  assert sorted(host0 + host1) == sorted(single) and len(set(single)) == 14
+  steps = ip.eval_steps(data, 'tiny', 'train', 2, process_count=2)
+  assert steps == 7
+
+
+def test_two_hosts_in_training(data):
+  got = [batches(data, 'train', 2, global_batch_size=4, train=True, seed=0,
+                 process_index=i, process_count=2) for i in (0, 1)]
+  assert got[0][0]['image'].shape == (2, CROP, CROP, 3)
+  assert not np.array_equal(got[0][0]['image'], got[1][0]['image'])
+
+
+def test_target_iterator_restarts_and_reshuffles(data):
+  it = ip.target_iterator(data, 'tiny', 'train', global_batch_size=7, seed=0,
+                          crop_size=CROP, process_index=0, process_count=1)
+  labels = lambda b: [tuple(a) + tuple(p) for a, p in zip(b['au'], b['pseudo_au'])]
+  everything = sorted(tuple(e['au']) + tuple(e['pseudo_au']) for e in stored(data, 'train'))
+  orders = []
+  for _ in range(3):  # 14 examples = 2 batches a pass.
+    epoch = labels(next(it)) + labels(next(it))
+    assert sorted(epoch) == everything  # Each pass holds every example once.
+    orders.append(epoch)
+  assert orders[0] != orders[1] or orders[1] != orders[2]  # Reshuffled.
+
+
+def test_sizes_and_errors(data):
+  assert ip.num_examples(data, 'tiny', 'train') == 14
+  assert ip.steps_per_epoch(data, 'tiny', 'train', 4) == 3
+  with pytest.raises(DataError, match='aligned to 40 pixels'):
+    ip.create_dataset(data, 'tiny', 'train', global_batch_size=2, train=True,
+                      crop_size=CROP, aligned_size=200, process_index=0, process_count=1)
+  with pytest.raises(DataError, match='crop_size 64'):
+    ip.create_dataset(data, 'tiny', 'train', global_batch_size=2, train=True,
+                      crop_size=64, process_index=0, process_count=1)
+  with pytest.raises(DataError, match="split 'nope'"):
+    ip.num_examples(data, 'tiny', 'nope')
+  with pytest.raises(DataError, match='fewer than one batch'):
+    ip.create_dataset(data, 'tiny', 'validation', global_batch_size=8, train=True,
+                      crop_size=CROP, process_index=0, process_count=1)
+  with pytest.raises(DataError, match='no prepared data set'):
+    ip.create_dataset(data, 'missing', 'train', global_batch_size=2, train=True,
+                      process_index=0, process_count=1)
+
+
+def test_load_metadata(data):
+  info = meta.load_metadata(data, 'tiny')
+  assert info.au_ids == [1, 2, 4] and info.aligned_size == ALIGNED
+  assert info.splits == {'train': 14, 'validation': 5}
+  same = meta.load_metadata(meta.dataset_path(data, 'tiny'))
+  assert same.au_weights == info.au_weights
+  np.testing.assert_allclose(info.weights('train'), info.au_weights)
+  assert info.train_split == 'train'
+
+
+def test_loss_weights_formula():
+  weights = meta.loss_weights([0.5, 0.25, 0.1])
+  inverse = np.array([2, 4, 10])
+  np.testing.assert_allclose(weights, 3 * inverse / 16)
+  np.testing.assert_allclose(meta.loss_weights([0.5, 0.0, np.nan]), [3, 0, 0])

