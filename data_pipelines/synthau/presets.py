@@ -1,0 +1,11 @@
+"""Sizes and default counts of SynthAU (no heavy imports: `au-jax --help` reads them)."""
+
+PRESETS = {
+    # raw image side; the alignment output, training crop and heat-map side it is meant for
+    'small': {'image_size': 96, 'aligned_size': 72, 'crop_size': 64, 'map_size': 16},
+    'paper': {'image_size': 256, 'aligned_size': 200, 'crop_size': 176, 'map_size': 44},
+}
+SPLITS = ('train', 'validation', 'test')
+DEFAULT_LAB_SUBJECTS = (40, 8, 8)
+DEFAULT_LAB_IMAGES = (2000, 400, 400)
+DEFAULT_WILD_IMAGES = (3000, 500, 500)
