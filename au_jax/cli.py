@@ -7,12 +7,17 @@ A subcommand module provides `add_parser(subparsers)`, registering itself with
 
 import argparse
 import importlib
+import os
 import sys
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TensorFlow's C++ info lines
 
 # name -> module; the order is the order of `au-jax --help`.
 SUBCOMMANDS = {
+    'demo': 'au_jax.commands.demo',
     'synth': 'data_pipelines.synthau.cli',
     'prepare': 'data_pipelines.prepare',
+    'train': 'au_jax.commands.train',
     'summary': 'au_jax.commands.summary',
 }
 

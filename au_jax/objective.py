@@ -108,10 +108,11 @@ def generator_objective(outputs, disc, batch, idx_s, idx_t, au_weights, loss_cfg
   return total, terms
 
 
-def stage1_objective(landmarks_s, landmarks_t, batch):
-  """Stage 1: L_fl (Eq. 1) of both landmark branches."""
+def stage1_objective(landmarks_s, landmarks_t, batch, source=True, target=True):
+  """Stage 1: L_fl (Eq. 1) of the enabled landmark branches."""
   terms = {
       'fl_s': losses.landmark_regression_loss(landmarks_s, batch['source']['landmarks']),
       'fl_t': losses.landmark_regression_loss(landmarks_t, batch['target']['landmarks']),
   }
-  return terms['fl_s'] + terms['fl_t'], terms
+  total = source * terms['fl_s'] + target * terms['fl_t']
+  return total, terms

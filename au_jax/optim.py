@@ -28,3 +28,69 @@ def _label_tree(tree, label):
   if isinstance(tree, dict) or hasattr(tree, 'items'):
     return {k: _label_tree(v, label) for k, v in tree.items()}
   return label
+
+
+# -- schedules and optimisers (SPEC §4) ---------------------------------------------------
+
+import optax  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def split_params(params, groups):
+  """(params of the modules in `groups`, the rest), both dicts of top-level modules."""
+  inside = {k: v for k, v in params.items() if group_of(k) in groups}
+  outside = {k: v for k, v in params.items() if group_of(k) not in groups}
+  return inside, outside
+
+
+def stage1_schedule(cfg, steps_per_epoch):
+  """lr × decay_factor every `decay_every_epochs` epochs (SPEC §4: ×0.5 every 10)."""
+  return optax.exponential_decay(
+      cfg.learning_rate, transition_steps=cfg.decay_every_epochs * steps_per_epoch,
+      decay_rate=cfg.decay_factor, staircase=True)
+
+
+def stage1_optimizer(cfg, steps_per_epoch):
+  """Adam(0.9, 0.999) with L2 weight decay added to the gradient, as PyTorch's Adam."""
+  return optax.chain(
+      optax.add_decayed_weights(cfg.weight_decay),
+      optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8),
+      optax.scale_by_learning_rate(stage1_schedule(cfg, steps_per_epoch)))
+
+
+def stage2_schedule(learning_rate, steps_per_epoch, constant_epochs, decay_epochs):
+  """Constant for `constant_epochs`, then linear decay to 0 over `decay_epochs`."""
+  return optax.join_schedules(
+      [optax.constant_schedule(learning_rate),
+       optax.linear_schedule(learning_rate, 0.0,
+                             max(decay_epochs * steps_per_epoch, 1))],
+      [constant_epochs * steps_per_epoch])
+
+
+def stage2_schedules(cfg, steps_per_epoch):
+  """{group: schedule} for the four optimiser groups of SPEC §4."""
+  return {name: stage2_schedule(g.learning_rate, steps_per_epoch, cfg.constant_epochs,
+                                cfg.decay_epochs)
+          for name, g in cfg.groups.items()}
+
+
+def _adam(group_cfg, schedule):
+  return optax.adam(schedule, b1=group_cfg.b1, b2=group_cfg.b2, eps=1e-8)
+
+
+def stage2_optimizers(cfg, steps_per_epoch):
+  """(discriminator optimiser, everything-else optimiser).
+
+  Two separate optax transformations with separate states: inside one multi_transform a
+  group still advances its Adam moments and count on steps where its gradient is zero,
+  so the discriminator step and the generator step must not share a state (SPEC §4).
+  The second one is an `optax.multi_transform` over the generators, task and landmark
+  groups, labelled by top-level module name.
+  """
+  schedules = stage2_schedules(cfg, steps_per_epoch)
+  groups = cfg.groups
+  tx_d = _adam(groups.discriminators, schedules['discriminators'])
+  tx_g = optax.multi_transform(
+      {name: _adam(groups[name], schedules[name])
+       for name in ('generators', 'task', 'landmark')},
+      partition_labels)
+  return tx_d, tx_g

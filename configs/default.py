@@ -22,6 +22,19 @@ def get_config():
   c.data.aligned_size = 200
   c.data.crop_size = 176          # l; the heat-map side is d = l / 4
   c.data.pseudo_labels = False    # the paper's "-P" mode: target pseudo AU labels
+  # Subject-independent fold 0 of 3 (SPEC §5): train on folds 1+2, test on fold 0.
+  c.data.source_train_split = 'fold1+fold2'
+  c.data.target_train_split = 'train'
+  c.data.source_eval_splits = ('fold0',)
+  c.data.target_eval_splits = ('validation', 'test')
+
+  c.train = ml_collections.ConfigDict()
+  c.train.log_every_steps = 50
+  c.train.checkpoint_every_steps = 500   # also at the end of every epoch
+  c.train.keep_checkpoints = 3           # the last k, plus the best by validation F1
+  c.train.best_split = 'target_validation'
+  c.train.eval_batch_size = 64
+  c.train.max_steps = -1                 # > 0: stop each stage early (smoke tests)
 
   c.model = ml_collections.ConfigDict()
   c.model.landmark_channels = (32, 64, 96, 128, 160)

@@ -25,6 +25,7 @@ import functools
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from au_jax.models import layers
 from au_jax.models.au_detector import AUDetector
@@ -170,6 +171,10 @@ class MultiTaskAUNet(nn.Module):
         'dd_t_fake': self.domain_discriminator_t(f['F_sltb']),
     }
 
+  def source_au_logits(self, images, train: bool = False):
+    """E_au(E_f^s(I)) alone: the source-only baseline trains and evaluates this path."""
+    return self.au_detector(self._encode(images, 'source', train), train)
+
   def predict_source(self, images, train: bool = False):
     """Source-domain inference: (AU logits E_au(E_f^s(I)), landmarks of branch s)."""
     return (self.au_detector(self._encode(images, 'source', train), train),
@@ -189,17 +194,20 @@ class MultiTaskAUNet(nn.Module):
     return f, self.discriminate(f)
 
 
-def init_feature_encoders_from_branches(variables):
+def init_feature_encoders_from_branches(variables, domains=('s', 't')):
   """After stage 1: E_f^s, E_f^t ← blocks 1–2 of their domain's landmark branch.
 
-  Copies params and batch statistics; returns a new variables dict (pure).
+  Copies params and batch statistics of the given domains ('s', 't'); returns a new
+  variables dict (pure).
   """
   out = {}
   for collection, tree in variables.items():
     tree = dict(tree)
-    for d in ('s', 't'):
+    for d in domains:
       encoder, branch = f'feature_encoder_{d}', f'landmark_branch_{d}'
       if encoder in tree and branch in tree:
-        tree[encoder] = {**tree[encoder], 'front': tree[branch]['front']}
+        # A copy, not an alias: the state's buffers are donated to the train step.
+        front = jax.tree.map(jnp.copy, tree[branch]['front'])
+        tree[encoder] = {**tree[encoder], 'front': front}
     out[collection] = tree
   return out

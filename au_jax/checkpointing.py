@@ -1,0 +1,62 @@
+"""Orbax checkpoints of the whole training state under WORKDIR/checkpoints/<stage>.
+
+Kept: the last `config.train.keep_checkpoints` saves plus the best by validation F1.
+Saves are synchronous and atomic (orbax writes to a temporary folder and renames it), so
+a run killed at any moment, even by kill -9, restarts from the last finished save and
+loses at most the steps since it: `checkpoint_every_steps`, or one epoch if smaller.
+Restoring builds the target from the current state's shapes with the current mesh's
+replicated sharding, so a checkpoint restores onto any device count.
+"""
+
+import os
+
+import jax
+import orbax.checkpoint as ocp
+from orbax.checkpoint.checkpoint_managers import preservation_policy
+
+METRIC = 'val_f1'
+
+
+def manager(workdir, stage, config):
+  directory = os.path.join(os.path.abspath(workdir), 'checkpoints', str(stage))
+  policy = preservation_policy.AnyPreservationPolicy([
+      preservation_policy.LatestN(config.train.keep_checkpoints),
+      preservation_policy.BestN(get_metric_fn=lambda m: m[METRIC], n=1,
+                                keep_checkpoints_without_metrics=False),
+  ])
+  options = ocp.CheckpointManagerOptions(
+      preservation_policy=policy, best_fn=lambda m: m[METRIC], best_mode='max',
+      enable_async_checkpointing=False, cleanup_tmp_directories=True)
+  return ocp.CheckpointManager(directory, options=options, item_names=('state', 'meta'))
+
+
+def save(mngr, step, state, scores=None, meta=None):
+  mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                          meta=ocp.args.JsonSave(meta or {})),
+            metrics=scores)
+
+
+def _abstract(state, mesh):
+  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  return jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), state)
+
+
+def restore(mngr, step, state, mesh):
+  """(state restored from `step` onto `mesh`, its meta dict)."""
+  out = mngr.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(_abstract(state, mesh)), meta=ocp.args.JsonRestore()))
+  return out['state'], out['meta']
+
+
+def restore_latest(mngr, state, mesh):
+  """(state, True) restored from the latest checkpoint, or (state, False) if none."""
+  step = mngr.latest_step()
+  if step is None:
+    return state, False
+  return restore(mngr, step, state, mesh)[0], True
+
+
+def best_or_latest_step(mngr):
+  best = mngr.best_step()
+  return best if best is not None else mngr.latest_step()

@@ -1,0 +1,125 @@
+"""What a user sees of a run: a progress line, TensorBoard summaries (CLU writer) and
+WORKDIR/metrics.jsonl (SPEC §8: one JSON object per logged step or evaluation)."""
+
+import json
+import os
+import sys
+import time
+
+import jax
+from clu import metric_writers
+import numpy as np
+
+
+def _fmt_time(seconds):
+  seconds = int(max(seconds, 0))
+  h, rest = divmod(seconds, 3600)
+  m, s = divmod(rest, 60)
+  return f'{h}h{m:02d}m' if h else f'{m}m{s:02d}s'
+
+
+class Reporter:
+  """Writes on process 0 only; the others stay quiet."""
+
+  def __init__(self, workdir, stream=None):
+    self.workdir = workdir
+    self.main = jax.process_index() == 0
+    self.stream = stream or sys.stdout
+    os.makedirs(workdir, exist_ok=True)
+    self.writer = metric_writers.create_default_writer(
+        workdir, just_logging=not self.main, asynchronous=False)
+    self.jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a', encoding='utf-8') \
+        if self.main else None
+    self._t0 = self._step0 = self._total = self._spe = self._batch = None
+
+  def log(self, message):
+    if self.main:
+      print(message, file=self.stream, flush=True)
+
+  def _record(self, obj):
+    if self.jsonl:
+      self.jsonl.write(json.dumps(obj) + '\n')
+      self.jsonl.flush()
+
+  def start(self, stage, step, total, steps_per_epoch, batch_size):
+    self._t0, self._step0, self._total = time.time(), step, total
+    self._first = None
+    self._spe, self._batch = steps_per_epoch, batch_size
+    self.log(f'stage {stage}: steps {step}..{total}, {steps_per_epoch} steps per epoch, '
+             f'global batch {batch_size}')
+
+  def train_step(self, stage, step, logs):
+    scalars = {k: float(v) for k, v in logs.items()}
+    self.writer.write_scalars(step, {f'stage{stage}/{k}': v for k, v in scalars.items()})
+    self._record({'stage': str(stage), 'step': step, 'kind': 'train', **scalars})
+    if self._first is None:  # the first logged step includes compilation: rate from here
+      self._first = (time.time(), step)
+      self.log(f'stage {stage}: first {step - self._step0} steps (with compilation) took '
+               f'{time.time() - self._t0:.1f}s')
+      return
+    elapsed = time.time() - self._first[0]
+    done = step - self._first[1]
+    rate = done / elapsed if elapsed > 0 else float('nan')
+    eta = (self._total - step) / rate if rate > 0 else float('nan')
+    epoch = (step - 1) // self._spe + 1
+    self.log(f'stage {stage} | epoch {epoch}/{math_ceil(self._total, self._spe)} | step '
+             f'{step}/{self._total} | {rate * self._batch:6.1f} img/s | loss '
+             f'{scalars["loss"]:.4f} | ETA {_fmt_time(eta) if np.isfinite(eta) else "?"}')
+
+  def evaluation(self, stage, step, results):
+    for name, r in results.items():
+      scalars = {f'{name}/f1_mean': r['f1_mean'], f'{name}/accuracy_mean': r['accuracy_mean'],
+                 f'{name}/landmark_mean_error': r['mean_error'],
+                 f'{name}/landmark_failure_rate': r['failure_rate']}
+      scalars.update({f'{name}/f1_AU{a}': f for a, f in zip(r['au_ids'], r['f1'])})
+      self.writer.write_scalars(step, scalars)
+      self._record({'stage': str(stage), 'step': step, 'kind': 'eval', 'split': name, **r})
+      self.log(f'  eval {name}: F1 {100 * r["f1_mean"]:.1f}  accuracy '
+               f'{100 * r["accuracy_mean"]:.1f}  landmark error '
+               f'{100 * r["mean_error"]:.2f}%')
+
+  def final(self, results, step):
+    if not self.main:
+      return
+    with open(os.path.join(self.workdir, 'results.json'), 'w', encoding='utf-8') as f:
+      json.dump({'step': step, 'results': results}, f, indent=1)
+    self._record({'step': step, 'kind': 'final', 'results': results})
+    for name, r in results.items():
+      self.log(format_au_table(name, r))
+
+  def close(self):
+    self.writer.flush()
+    if self.jsonl:
+      self.jsonl.close()
+
+
+def save_config(config, workdir):
+  """WORKDIR/config.json: what `au_jax.inference.load` rebuilds the model from."""
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'config.json'), 'w', encoding='utf-8') as f:
+      f.write(config.to_json_best_effort(indent=1))
+
+
+def load_config(workdir):
+  """The ConfigDict saved by `save_config`."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'{path} not found: is {workdir} a training workdir?')
+  with open(path, encoding='utf-8') as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def math_ceil(a, b):
+  return -(-a // b)
+
+
+def format_au_table(name, r):
+  """A Tables 2–5 style block: one column per AU, F1 and accuracy rows (%)."""
+  head = ''.join(f'{"AU" + str(a):>7s}' for a in r['au_ids']) + f'{"Avg.":>7s}'
+  f1 = ''.join(f'{100 * v:7.1f}' for v in r['f1']) + f'{100 * r["f1_mean"]:7.1f}'
+  acc = ''.join(f'{100 * v:7.1f}' for v in r['accuracy']) + \
+      f'{100 * r["accuracy_mean"]:7.1f}'
+  return (f'{name} ({r["path"]} path)\n{"":9s}{head}\n{"F1":9s}{f1}\n{"Accuracy":9s}{acc}\n'
+          f'landmark mean error {100 * r["mean_error"]:.2f}%, failure rate '
+          f'{100 * r["failure_rate"]:.2f}%')

@@ -1,0 +1,398 @@
+"""Two-stage training (SPEC §2–4). Everything here is importable and testable;
+`au-jax train` only parses flags and calls `train_and_evaluate`.
+
+Data parallelism is global-view: each step is written for one device and `jax.jit`-ed
+over a 1-D device mesh ('data'), the batch sharded on that axis and the state
+replicated; XLA inserts the gradient all-reduce (and BatchNorm's cross-device means), so
+1 CPU, 8 simulated devices, a GPU box and a multi-host TPU pod run the same code.
+(`jax.pmap` is in maintenance mode since JAX 0.8; we do not use it.)
+"""
+
+import functools
+import math
+import time
+from typing import Any
+
+import flax
+import jax
+from jax.experimental import multihost_utils
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from au_jax import checkpointing
+from au_jax import config_lib
+from au_jax import metrics
+from au_jax import objective
+from au_jax import optim
+from au_jax import reporting
+from au_jax.models import init_feature_encoders_from_branches
+
+sg = jax.lax.stop_gradient
+P = jax.sharding.PartitionSpec
+
+
+class TrainingError(RuntimeError):
+  """Training cannot go on (e.g. a loss became NaN); the message says why and what is kept."""
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: Any
+  batch_stats: Any
+  opt_g: Any   # stage 1: landmark branches; stage 2: generators + task + landmark groups
+  opt_d: Any   # stage 2: discriminators, a state of its own (SPEC §4); () otherwise
+
+
+# -- devices ------------------------------------------------------------------------------
+
+def make_mesh():
+  """A 1-D mesh over every device of every process, axis 'data'."""
+  return jax.make_mesh((jax.device_count(),), ('data',),
+                       axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def to_global(batch, mesh):
+  """This host's numpy batch → global arrays sharded on 'data' (multi-host safe)."""
+  sharding = jax.sharding.NamedSharding(mesh, P('data'))
+  return jax.tree.map(
+      lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), batch)
+
+
+def mode(config):
+  """'source_only', or 'full' (the paper's method and the Table 7 rows)."""
+  return 'source_only' if config.ablation == 'source_only' else 'full'
+
+
+# -- state --------------------------------------------------------------------------------
+
+def init_variables(model, config, rng):
+  size = config.data.crop_size
+  x = jnp.zeros((2, size, size, 3), jnp.float32)
+  return model.init(rng, x, x, train=False)
+
+
+def _subset_names(config, stage):
+  if stage == 1:
+    return optim.GROUPS['landmark']
+  if stage == 'source_only':
+    return ('feature_encoder_s', 'au_detector')
+  return tuple(m for g, ms in optim.GROUPS.items() if g != 'discriminators' for m in ms)
+
+
+def _subset(params, names):
+  return {k: v for k, v in params.items() if k in names}
+
+
+def stage1_optimizer(config, steps_per_epoch):
+  return optim.stage1_optimizer(config.stage1, steps_per_epoch)
+
+
+def source_only_optimizer(config, steps_per_epoch):
+  task = config.stage2.groups.task
+  return optax.adam(optim.stage2_schedule(task.learning_rate, steps_per_epoch,
+                                          config.stage2.constant_epochs,
+                                          config.stage2.decay_epochs),
+                    b1=task.b1, b2=task.b2)
+
+
+def create_state(variables, config, stage, steps_per_epoch):
+  """A TrainState at step 0 for `stage` (1, 2 or 'source_only')."""
+  params = variables['params']
+  if stage == 2:
+    tx_d, tx_g = optim.stage2_optimizers(config.stage2, steps_per_epoch)
+    d_params, g_params = optim.split_params(params, ('discriminators',))
+    opt_g, opt_d = tx_g.init(g_params), tx_d.init(d_params)
+  else:
+    tx = (stage1_optimizer if stage == 1 else source_only_optimizer)(
+        config, steps_per_epoch)
+    opt_g, opt_d = tx.init(_subset(params, _subset_names(config, stage))), ()
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                    batch_stats=variables.get('batch_stats', {}), opt_g=opt_g, opt_d=opt_d)
+
+
+# -- steps (pure functions of (state, batch)) ---------------------------------------------
+
+def make_stage1_step(model, config, steps_per_epoch):
+  """Stage 1: both landmark branches with L_fl (Eq. 1); nothing else changes."""
+  tx = stage1_optimizer(config, steps_per_epoch)
+  schedule = optim.stage1_schedule(config.stage1, steps_per_epoch)
+  names = _subset_names(config, 1)
+  loss_cfg = config.loss
+
+  def step(state, batch):
+    trained = _subset(state.params, names)
+
+    def loss_fn(trained):
+      variables = {'params': {**state.params, **trained}, 'batch_stats': state.batch_stats}
+      (ls, lt), mutated = model.apply(
+          variables, batch['source']['image'], batch['target']['image'], True,
+          method='landmarks', mutable=['batch_stats'])
+      total, terms = objective.stage1_objective(
+          ls, lt, batch, loss_cfg.source_landmark_branch, loss_cfg.target_landmark_branch)
+      return total, (terms, mutated['batch_stats'])
+
+    (total, (terms, stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(trained)
+    updates, opt_g = tx.update(grads, state.opt_g, trained)
+    trained = optax.apply_updates(trained, updates)
+    new_state = state.replace(step=state.step + 1, params={**state.params, **trained},
+                              batch_stats={**state.batch_stats, **stats}, opt_g=opt_g)
+    return new_state, {'loss': total, **terms, 'lr/landmark': schedule(state.step)}
+
+  return step
+
+
+def make_stage2_step(model, config, steps_per_epoch, au_weights):
+  """One stage-2 iteration: discriminators first, then everything else against the
+  updated discriminators (ADLD order, SPEC §2–4).
+
+  The generator-side forward graph runs once: its pullback (jax.vjp) is kept, the
+  discriminators are updated on stop-gradient features, and the generator objective's
+  gradient with respect to the features is pulled back to the parameters.
+  """
+  tx_d, tx_g = optim.stage2_optimizers(config.stage2, steps_per_epoch)
+  schedules = optim.stage2_schedules(config.stage2, steps_per_epoch)
+  loss_cfg, crop = config.loss, config.data.crop_size
+  au_weights = jnp.asarray(au_weights, jnp.float32)
+
+  def step(state, batch):
+    d_params, g_params = optim.split_params(state.params, ('discriminators',))
+    xs, xt = batch['source']['image'], batch['target']['image']
+
+    def forward(g_params):
+      variables = {'params': {**g_params, **d_params}, 'batch_stats': state.batch_stats}
+      outputs, mutated = model.apply(variables, xs, xt, True, method='features',
+                                     mutable=['batch_stats'])
+      return outputs, mutated['batch_stats']
+
+    outputs, pullback, stats = jax.vjp(forward, g_params, has_aux=True)
+    idx_s, idx_t = objective.heatmap_indices(outputs, batch, loss_cfg, crop)
+
+    # 1. Discriminators on stop-gradient features.
+    def d_loss(d_params):
+      disc = model.apply({'params': d_params}, sg(outputs), method='discriminate')
+      return objective.discriminator_objective(disc, idx_s, idx_t, loss_cfg)
+
+    (d_total, d_terms), d_grads = jax.value_and_grad(d_loss, has_aux=True)(d_params)
+    d_updates, opt_d = tx_d.update(d_grads, state.opt_d, d_params)
+    d_params = optax.apply_updates(d_params, d_updates)
+
+    # 2. Everything else against the updated discriminators.
+    def g_loss(outputs):
+      disc = model.apply({'params': d_params}, outputs, method='discriminate')
+      return objective.generator_objective(outputs, disc, batch, idx_s, idx_t, au_weights,
+                                           loss_cfg)
+
+    (g_total, g_terms), d_outputs = jax.value_and_grad(g_loss, has_aux=True)(outputs)
+    (g_grads,) = pullback(d_outputs)
+    g_updates, opt_g = tx_g.update(g_grads, state.opt_g, g_params)
+    g_params = optax.apply_updates(g_params, g_updates)
+
+    new_state = state.replace(step=state.step + 1, params={**g_params, **d_params},
+                              batch_stats={**state.batch_stats, **stats},
+                              opt_g=opt_g, opt_d=opt_d)
+    logs = {'loss': g_total, 'loss_d': d_total, **g_terms, **d_terms}
+    logs.update({f'lr/{g}': s(state.step) for g, s in schedules.items()})
+    return new_state, logs
+
+  return step
+
+
+def make_source_only_step(model, config, steps_per_epoch, au_weights):
+  """The source-only baseline: E_f^s + E_au trained with the AU loss, no adaptation."""
+  tx = source_only_optimizer(config, steps_per_epoch)
+  names = _subset_names(config, 'source_only')
+  au_weights = jnp.asarray(au_weights, jnp.float32)
+
+  def step(state, batch):
+    trained = _subset(state.params, names)
+    src = batch['source']
+
+    def loss_fn(trained):
+      variables = {'params': {**state.params, **trained}, 'batch_stats': state.batch_stats}
+      logits, mutated = model.apply(variables, src['image'], True,
+                                    method='source_au_logits', mutable=['batch_stats'])
+      loss = objective.au_loss(logits, src['au'], src['au_mask'], au_weights, config.loss)
+      return loss, mutated['batch_stats']
+
+    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(trained)
+    updates, opt_g = tx.update(grads, state.opt_g, trained)
+    trained = optax.apply_updates(trained, updates)
+    new_state = state.replace(step=state.step + 1, params={**state.params, **trained},
+                              batch_stats={**state.batch_stats, **stats}, opt_g=opt_g)
+    return new_state, {'loss': loss, 'au': loss}
+
+  return step
+
+
+def jit_step(step_fn, mesh):
+  """jit over the mesh: state replicated and donated, batch sharded on 'data'."""
+  replicated = jax.sharding.NamedSharding(mesh, P())
+  data = jax.sharding.NamedSharding(mesh, P('data'))
+  return jax.jit(step_fn, in_shardings=(replicated, data),
+                 out_shardings=(replicated, replicated), donate_argnums=0)
+
+
+# -- evaluation ---------------------------------------------------------------------------
+
+def eval_path(config, domain):
+  """Which inference path a domain's images take (SPEC §2): 'source' or 'target'."""
+  if mode(config) == 'source_only':
+    return 'source'
+  return domain
+
+
+@functools.partial(jax.jit, static_argnames=('model', 'path'))
+def predict(model, variables, images, path):
+  """AU probabilities (B, n_au) and landmarks (B, 49, 2) of one inference path."""
+  method = 'predict_source' if path == 'source' else 'predict_target'
+  logits, points = model.apply(variables, images, False, method=method)
+  return jax.nn.sigmoid(logits), points
+
+
+def evaluate(model, variables, data, config, mesh, names=None):
+  """Per-AU F1/accuracy and landmark error/failure rate for each evaluation split."""
+  results = {}
+  batch_size = config.train.eval_batch_size
+  for name, domain in data.eval_splits.items():
+    if names is not None and name not in names:
+      continue
+    probs, labels, masks, points, truth = [], [], [], [], []
+    for batch in data.eval_batches(name, batch_size):
+      valid = np.asarray(batch['valid']) > 0
+      images = to_global(batch['image'], mesh)
+      p, lm = predict(model, variables, images, eval_path(config, domain))
+      p = multihost_utils.process_allgather(p, tiled=True)
+      lm = multihost_utils.process_allgather(lm, tiled=True)
+      gathered = multihost_utils.process_allgather(
+          {k: batch[k] for k in ('au', 'au_mask', 'landmarks', 'valid')}, tiled=True)
+      valid = np.asarray(gathered['valid']) > 0
+      probs.append(np.asarray(p)[valid])
+      points.append(np.asarray(lm)[valid])
+      labels.append(gathered['au'][valid])
+      masks.append(gathered['au_mask'][valid])
+      truth.append(gathered['landmarks'][valid])
+    au = metrics.au_scores(np.concatenate(probs), np.concatenate(labels),
+                           np.concatenate(masks))
+    marks = metrics.landmark_scores(np.concatenate(points), np.concatenate(truth))
+    results[name] = {'domain': domain, 'path': eval_path(config, domain),
+                     'au_ids': list(config.data.au_ids),
+                     'f1': au['f1'].tolist(), 'accuracy': au['accuracy'].tolist(),
+                     'f1_mean': au['f1_mean'], 'accuracy_mean': au['accuracy_mean'],
+                     'labelled': au['count'].tolist(), **marks}
+  return results
+
+
+# -- the loop -----------------------------------------------------------------------------
+
+def _run_stage(stage, state, step_fn, *, config, data, mesh, model, batch_size, epochs,
+               manager, reporter, evaluate_each_epoch):
+  spe = data.steps_per_epoch(batch_size)
+  if spe <= 0:
+    raise TrainingError(f'the source training split has fewer examples than one batch '
+                        f'of {batch_size}')
+  total = epochs * spe
+  if config.train.max_steps > 0:
+    total = min(total, config.train.max_steps)
+  state, restored = checkpointing.restore_latest(manager, state, mesh)
+  start = int(state.step)
+  if restored:
+    reporter.log(f'stage {stage}: resumed from step {start} of {total}')
+  if start >= total:
+    return state
+  jitted = jit_step(step_fn, mesh)
+  # Commit the state to the replicated sharding the step returns, so that the second
+  # step does not compile again for a different input sharding.
+  state = jax.device_put(state, jax.sharding.NamedSharding(mesh, P()))
+  source = data.source_batches(batch_size, start)
+  target = data.target_batches(batch_size, start)
+  reporter.start(stage, start, total, spe, batch_size)
+  last_good = manager.latest_step()
+  for step in range(start, total):
+    batch = to_global({'source': next(source), 'target': next(target)}, mesh)
+    state, logs = jitted(state, batch)
+    done = step + 1
+    epoch_end = done % spe == 0 or done == total
+    if done % config.train.log_every_steps == 0 or epoch_end:
+      logs = jax.device_get(logs)
+      if not all(np.isfinite(v) for v in logs.values()):
+        bad = sorted(k for k, v in logs.items() if not np.isfinite(v))
+        raise TrainingError(
+            f'stage {stage}: {", ".join(bad)} became NaN/inf at step {done}; stopped. '
+            f'The last good checkpoint is step {last_good} in {manager.directory}')
+      reporter.train_step(stage, done, logs)
+    if epoch_end or done % config.train.checkpoint_every_steps == 0:
+      scores = None
+      if epoch_end and evaluate_each_epoch:
+        variables = {'params': state.params, 'batch_stats': state.batch_stats}
+        results = evaluate(model, variables, data, config, mesh)
+        reporter.evaluation(stage, done, results)
+        best = results.get(config.train.best_split)
+        scores = {'val_f1': best['f1_mean']} if best else None
+      checkpointing.save(manager, done, state, scores,
+                         {'stage': str(stage), 'epoch': math.ceil(done / spe)})
+      last_good = done
+  manager.wait_until_finished()
+  return state
+
+
+def train_and_evaluate(config, workdir, data=None):
+  """Runs both stages (or the source-only baseline) and evaluates the best checkpoint.
+
+  Resumes automatically from the latest checkpoints in `workdir`. Returns the final
+  evaluation results (also written to WORKDIR/results.json).
+  """
+  config = config_lib.prepare_config(config)
+  mesh = make_mesh()
+  model = config_lib.create_model(config)
+  if data is None:
+    from au_jax.data import PreparedData  # pylint: disable=g-import-not-at-top
+    data = PreparedData(config, jax.process_index(), jax.process_count())
+  for stage_cfg in (config.stage1, config.stage2):
+    if stage_cfg.batch_size % jax.device_count():
+      raise config_lib.ConfigError(
+          f'batch size {stage_cfg.batch_size} is not divisible by the '
+          f'{jax.device_count()} devices')
+  reporter = reporting.Reporter(workdir)
+  reporting.save_config(config, workdir)
+  replicated = jax.sharding.NamedSharding(mesh, P())
+  variables = jax.jit(functools.partial(init_variables, model, config),
+                      out_shardings=replicated)(jax.random.key(config.seed))
+
+  branches = config.loss.source_landmark_branch or config.loss.target_landmark_branch
+  if mode(config) == 'full' and branches and config.stage1.epochs > 0:
+    spe1 = data.steps_per_epoch(config.stage1.batch_size)
+    state = create_state(variables, config, 1, spe1)
+    state = _run_stage(
+        1, state, make_stage1_step(model, config, spe1), config=config, data=data,
+        mesh=mesh, model=model, batch_size=config.stage1.batch_size,
+        epochs=config.stage1.epochs, manager=checkpointing.manager(workdir, 'stage1', config),
+        reporter=reporter, evaluate_each_epoch=False)
+    variables = {'params': state.params, 'batch_stats': state.batch_stats}
+    variables = init_feature_encoders_from_branches(variables, _enabled_domains(config))
+
+  stage = 'source_only' if mode(config) == 'source_only' else 2
+  spe2 = data.steps_per_epoch(config.stage2.batch_size)
+  state = create_state(variables, config, stage, spe2)
+  make = make_source_only_step if stage == 'source_only' else make_stage2_step
+  manager = checkpointing.manager(workdir, 'stage2', config)
+  state = _run_stage(
+      stage, state, make(model, config, spe2, data.au_weights), config=config, data=data,
+      mesh=mesh, model=model, batch_size=config.stage2.batch_size,
+      epochs=config.stage2.epochs, manager=manager, reporter=reporter,
+      evaluate_each_epoch=True)
+
+  best_step = checkpointing.best_or_latest_step(manager)
+  if best_step is not None and best_step != int(state.step):
+    state, _ = checkpointing.restore(manager, best_step, state, mesh)
+  variables = {'params': state.params, 'batch_stats': state.batch_stats}
+  results = evaluate(model, variables, data, config, mesh)
+  reporter.final(results, best_step)
+  reporter.close()
+  return results
+
+
+def _enabled_domains(config):
+  return tuple(d for d, on in (('s', config.loss.source_landmark_branch),
+                               ('t', config.loss.target_landmark_branch)) if on)
