@@ -30,8 +30,10 @@ setup(
     extras_require={
         # dlib-bin is a prebuilt dlib; face-recognition-models carries the 68-point model.
         'faces': ['dlib-bin>=19.24', 'face-recognition-models>=0.3.0'],
+        # The test extra includes [faces]: `predict` is tested on a real photo.
         'test': ['pytest>=8', 'pytest-xdist>=3.5', 'scikit-image>=0.22',
-                 'nbclient>=0.10', 'nbformat>=5.9', 'ipykernel>=6.29'],
+                 'nbclient>=0.10', 'nbformat>=5.9', 'ipykernel>=6.29',
+                 'dlib-bin>=19.24', 'face-recognition-models>=0.3.0'],
     },
     entry_points={'console_scripts': ['au-jax=au_jax.cli:main']},
     classifiers=['Programming Language :: Python :: 3',

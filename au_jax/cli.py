@@ -18,6 +18,9 @@ SUBCOMMANDS = {
     'synth': 'data_pipelines.synthau.cli',
     'prepare': 'data_pipelines.prepare',
     'train': 'au_jax.commands.train',
+    'evaluate': 'au_jax.commands.evaluate',
+    'predict': 'au_jax.commands.predict',
+    'export': 'au_jax.commands.export',
     'summary': 'au_jax.commands.summary',
 }
 

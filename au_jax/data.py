@@ -105,6 +105,8 @@ class ArrayData:
   au_weights: np.ndarray
   eval_sets: dict = dataclasses.field(default_factory=dict)  # name -> (domain, arrays)
   seed: int = 0
+  process_index: int = 0   # this host gets its slice of each global batch
+  process_count: int = 1
 
   @property
   def eval_splits(self):
@@ -121,6 +123,8 @@ class ArrayData:
       epoch, k = divmod(step, per_pass)
       order = np.random.default_rng([self.seed, salt, epoch]).permutation(n)
       idx = order[k * global_batch_size:(k + 1) * global_batch_size]
+      local = global_batch_size // self.process_count
+      idx = idx[self.process_index * local:(self.process_index + 1) * local]
       yield {key: value[idx] for key, value in arrays.items()}
       step += 1
 

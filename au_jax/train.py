@@ -143,9 +143,10 @@ def make_stage1_step(model, config, steps_per_epoch):
   return step
 
 
-def make_stage2_step(model, config, steps_per_epoch, au_weights):
+def make_stage2_step(model, config, steps_per_epoch, au_weights, update_generators=True):
   """One stage-2 iteration: discriminators first, then everything else against the
-  updated discriminators (ADLD order, SPEC §2–4).
+  updated discriminators (ADLD order, SPEC §2–4). With update_generators=False only
+  the discriminator half runs (tests check it touches nothing else).
 
   The generator-side forward graph runs once: its pullback (jax.vjp) is kept, the
   discriminators are updated on stop-gradient features, and the generator objective's
@@ -177,6 +178,8 @@ def make_stage2_step(model, config, steps_per_epoch, au_weights):
     (d_total, d_terms), d_grads = jax.value_and_grad(d_loss, has_aux=True)(d_params)
     d_updates, opt_d = tx_d.update(d_grads, state.opt_d, d_params)
     d_params = optax.apply_updates(d_params, d_updates)
+    if not update_generators:
+      return state.replace(params={**g_params, **d_params}, opt_d=opt_d), d_terms
 
     # 2. Everything else against the updated discriminators.
     def g_loss(outputs):
@@ -354,6 +357,10 @@ def train_and_evaluate(config, workdir, data=None):
       raise config_lib.ConfigError(
           f'batch size {stage_cfg.batch_size} is not divisible by the '
           f'{jax.device_count()} devices')
+  if len(data.au_weights) != config_lib.num_aus(config):
+    raise config_lib.ConfigError(
+        f'config.data.au_ids has {config_lib.num_aus(config)} AUs but the data has '
+        f'weights for {len(data.au_weights)}')
   reporter = reporting.Reporter(workdir)
   reporting.save_config(config, workdir)
   replicated = jax.sharding.NamedSharding(mesh, P())

@@ -1,8 +1,17 @@
 """Shared fixtures: small configs and a tiny initialised model."""
 
 import os
+import tempfile
 
 import pytest
+
+# A persistent XLA compilation cache: the tests compile the same small programs many
+# times (several tiny training runs); with the cache only the first compile is paid.
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR',
+                      os.path.join(tempfile.gettempdir(), 'au_jax_test_xla_cache'))
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

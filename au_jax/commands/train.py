@@ -54,10 +54,13 @@ def load_config(args):
   root = os.path.dirname(os.path.dirname(os.path.abspath(args.config)))
   if root not in sys.path:
     sys.path.insert(0, root)
+  argv = ['au-jax', f'--config={args.config}', *args.extra_args]
   values = flags.FlagValues()
-  config_flags.DEFINE_config_file('config', None, flag_values=values, lock_config=True)
+  # sys_argv: read the overrides from these args, not from sys.argv (cli.main(argv)).
+  config_flags.DEFINE_config_file('config', None, flag_values=values, lock_config=True,
+                                  sys_argv=argv)
   try:
-    values(['au-jax', f'--config={args.config}', *args.extra_args])
+    values(argv)
   except (KeyError, AttributeError) as e:
     key = str(e.args[0]).strip("'\"") if e.args else ''
     culprit = next((a for a in args.extra_args if key and key in a), '')

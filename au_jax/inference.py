@@ -1,0 +1,462 @@
+"""Inference from a trained checkpoint: a jitted, pure function of explicit variables.
+
+    import au_jax.inference
+    predictor = au_jax.inference.load('runs/bp4d')   # a workdir or a checkpoint folder
+    out = predictor(faces)          # aligned crops (B, 176, 176, 3): uint8 RGB or [-1, 1]
+    out.au_probs, out.landmarks     # (B, n_au) probabilities, (B, 49, 2) crop pixels
+
+Two inference paths (SPEC §2): 'target' = the reconstruction path
+E_au(G_st(F_l, G_b(E_f^t(I)))) for faces in the wild, 'source' = E_au(E_f^s(I)) for
+lab-like faces; `predictor(x, path='source')` picks one. `predictor.apply(path)` is the
+same computation as a pure function `(variables, images) -> Prediction`, to jit, vmap or
+export in your own code with `predictor.variables`.
+
+`load` restores only the parameters and batch statistics that the two paths use (an orbax
+partial restore): no optimiser state, no discriminators, no training data. Arrays are
+placed on one device (or a given sharding) whatever device count wrote the checkpoint.
+
+Raw photos: `predictor.predict_faces(rgb)` detects faces with dlib (the `[faces]`
+extra), aligns them as training did (SPEC §5) and maps the model's landmarks back to
+the photo's pixels.
+"""
+
+import dataclasses
+import functools
+import os
+import time
+from typing import Any, NamedTuple
+
+import cv2
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from au_jax import config_lib
+from au_jax import landmarks as lm
+
+PATHS = ('source', 'target')
+CONFIG_FILE = 'config.json'
+METRIC = 'val_f1'  # the best checkpoint's metric (as in au_jax.checkpointing)
+
+
+class InputError(ValueError):
+  """A user mistake: a wrong path, image shape or option; the message says which."""
+
+
+class Prediction(NamedTuple):
+  au_probs: Any    # (B, n_au) sigmoid probabilities
+  landmarks: Any   # (B, 49, 2) (x, y) in crop pixels
+
+
+def default_path(config):
+  """'source' for a source-only model (its target path is untrained), else 'target'."""
+  return 'source' if config.ablation == 'source_only' else 'target'
+
+
+def _check_path(path):
+  if path not in PATHS:
+    raise InputError(f"path={path!r} is not 'source' or 'target'")
+  return path
+
+
+# -- the pure function ---------------------------------------------------------------------
+
+def preprocess(images, crop_size):
+  """uint8 RGB -> [-1, 1] as training does ((x/255 - 0.5)/0.5); floats are taken as
+  already normalised. Larger squares (the aligned size) are centre-cropped, as in eval."""
+  if images.dtype == jnp.uint8:
+    images = (images.astype(jnp.float32) / 255.0 - 0.5) / 0.5
+  images = images.astype(jnp.float32)
+  offset = (images.shape[1] - crop_size) // 2
+  if offset > 0:
+    images = images[:, offset:offset + crop_size, offset:offset + crop_size]
+  return images
+
+
+def make_apply(model, path, crop_size):
+  """The pure function (variables, images) -> Prediction of one inference path."""
+  method = 'predict_source' if _check_path(path) == 'source' else 'predict_target'
+
+  def apply(variables, images):
+    logits, points = model.apply(variables, preprocess(images, crop_size), False,
+                                 method=method)
+    return Prediction(jax.nn.sigmoid(logits), points)
+
+  return apply
+
+
+@functools.partial(jax.jit, static_argnames=('model', 'path', 'crop_size'))
+def predict(model, variables, images, path, crop_size):
+  """jit(make_apply(model, path, crop_size))(variables, images)."""
+  return make_apply(model, path, crop_size)(variables, images)
+
+
+class Predictor:
+  """A model, its restored variables and the config it was trained with."""
+
+  def __init__(self, model, variables, config, *, step=None, path=None, checkpoint=None):
+    self.model = model
+    self.variables = variables
+    self.config = config
+    self.step = step
+    self.checkpoint = checkpoint
+    self.path = _check_path(path or default_path(config))
+    self.au_ids = tuple(int(a) for a in config.data.au_ids)
+    self.crop_size = int(config.data.crop_size)
+    self.aligned_size = int(config.data.aligned_size)
+
+  def __repr__(self):
+    return (f'Predictor({self.checkpoint or "?"}, step {self.step}, AUs {self.au_ids}, '
+            f'{self.crop_size}-pixel crops, {self.path} path)')
+
+  def apply(self, path=None):
+    """The pure function (variables, images) -> Prediction; not jitted."""
+    return make_apply(self.model, _check_path(path or self.path), self.crop_size)
+
+  def check_images(self, images):
+    """Raises InputError unless `images` is (B, S, S, 3) or (S, S, 3), S = crop or
+    aligned size, uint8 or float."""
+    shape = tuple(images.shape)
+    dtype = np.dtype(images.dtype)
+    sizes = (self.crop_size, self.aligned_size)
+    if len(shape) not in (3, 4) or shape[-1] != 3 or shape[-3] != shape[-2] or \
+        shape[-2] not in sizes:
+      raise InputError(f'images of shape {shape}: expected (batch, S, S, 3) RGB faces '
+                       f'aligned as in training, S = {self.crop_size} (or '
+                       f'{self.aligned_size}, centre-cropped)')
+    if dtype != np.uint8 and not np.issubdtype(dtype, np.floating):
+      raise InputError(f'images of dtype {dtype}: expected uint8 (0..255) or float '
+                       '(normalised to [-1, 1])')
+
+  def __call__(self, images, path=None):
+    """Prediction (jax arrays) for aligned faces; a single (S, S, 3) face gives
+    unbatched outputs."""
+    if not hasattr(images, 'dtype'):
+      images = np.asarray(images)
+    self.check_images(images)
+    single = images.ndim == 3
+    if single:
+      images = images[None]
+    out = predict(self.model, self.variables, images, _check_path(path or self.path),
+                  self.crop_size)
+    return Prediction(out.au_probs[0], out.landmarks[0]) if single else out
+
+  def predict_batches(self, images, batch_size=32, path=None):
+    """NumPy Prediction for any number of faces, in fixed-size (padded) batches so that
+    one compilation serves every call."""
+    images = np.asarray(images)
+    self.check_images(images)
+    if images.ndim == 3:
+      images = images[None]
+    n = len(images)
+    probs, points = [], []
+    for start in range(0, n, batch_size):
+      chunk = images[start:start + batch_size]
+      if len(chunk) < batch_size:
+        pad = np.repeat(chunk[-1:], batch_size - len(chunk), axis=0)
+        chunk = np.concatenate([chunk, pad])
+      out = self(chunk, path)
+      probs.append(np.asarray(out.au_probs))
+      points.append(np.asarray(out.landmarks))
+    if not n:
+      return Prediction(np.zeros((0, len(self.au_ids)), np.float32),
+                        np.zeros((0, lm.NUM_LANDMARKS, 2), np.float32))
+    return Prediction(np.concatenate(probs)[:n], np.concatenate(points)[:n])
+
+  def predict_faces(self, image, detector=None, path=None, max_size=1600, batch_size=8):
+    """Detects, aligns and predicts every face of an RGB photo; returns a list of Face.
+    detector: default DlibDetector() (loaded once)."""
+    detector = detector or default_detector()
+    faces = find_faces(image, detector, self.crop_size, self.aligned_size, max_size)
+    if faces:
+      out = self.predict_batches(np.stack([f.crop for f in faces]), batch_size, path)
+      for face, probs, points in zip(faces, out.au_probs, out.landmarks):
+        face.set_prediction(probs, points)
+    return faces
+
+
+# -- restoring a checkpoint ----------------------------------------------------------------
+
+def locate(path):
+  """(stage-2 checkpoint folder, step or None) of a workdir, its checkpoints folder, the
+  stage-2 folder or one step's folder."""
+  path = os.path.abspath(os.path.expanduser(path))
+  if not os.path.isdir(path):
+    raise InputError(f'{path} is not a folder: give a training workdir or a checkpoint '
+                     'folder')
+  for candidate in (os.path.join(path, 'checkpoints', 'stage2'),
+                    os.path.join(path, 'stage2')):
+    if os.path.isdir(candidate):
+      return candidate, None
+  name = os.path.basename(path)
+  if name.isdigit() and os.path.isdir(os.path.join(path, 'state')):
+    return os.path.dirname(path), int(name)
+  if _steps(path):
+    return path, None
+  if os.path.isdir(os.path.join(path, 'checkpoints', 'stage1')):
+    raise InputError(f'{path} has no stage-2 checkpoint yet (training stopped in stage 1)')
+  raise InputError(f'{path}: no checkpoint found (expected WORKDIR/checkpoints/stage2/'
+                   '<step>/state)')
+
+
+def _steps(folder):
+  return sorted(int(n) for n in os.listdir(folder)
+                if n.isdigit() and os.path.isdir(os.path.join(folder, n, 'state')))
+
+
+def find_config(stage_dir):
+  """The config.json that training wrote next to its checkpoints."""
+  folder = stage_dir
+  for _ in range(3):  # stage2 -> checkpoints -> workdir
+    if os.path.isfile(os.path.join(folder, CONFIG_FILE)):
+      from au_jax import reporting  # pylint: disable=g-import-not-at-top
+      return reporting.load_config(folder)
+    folder = os.path.dirname(folder)
+  raise InputError(f'no {CONFIG_FILE} found above {stage_dir}: pass the training config '
+                   '(load(..., config=...))')
+
+
+def _manager(stage_dir):
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  options = ocp.CheckpointManagerOptions(
+      read_only=True, create=False, save_interval_steps=0,
+      best_fn=lambda m: m.get(METRIC, float('-inf')), best_mode='max')
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(logging.ERROR)  # orbax warns that a read-only folder is read-only
+  try:
+    return ocp.CheckpointManager(
+        stage_dir, options=options, item_names=('state', 'meta'),
+        item_handlers={'state': ocp.PyTreeCheckpointHandler(),
+                       'meta': ocp.JsonCheckpointHandler()})
+  finally:
+    logging.set_verbosity(verbosity)
+
+
+def choose_step(mngr, stage_dir, step=None):
+  """`step` if it exists, else the best step by validation F1, else the latest."""
+  steps = list(mngr.all_steps())
+  if not steps:
+    raise InputError(f'{stage_dir} holds no finished checkpoint')
+  if step is not None:
+    if step not in steps:
+      raise InputError(f'step {step} is not in {stage_dir} (steps: '
+                       f'{", ".join(map(str, sorted(steps)))})')
+    return step
+  best = mngr.best_step()
+  return best if best is not None else mngr.latest_step()
+
+
+def _merge(a, b):
+  out = dict(a)
+  for k, v in b.items():
+    out[k] = _merge(out[k], v) if isinstance(v, dict) and k in out else v
+  return out
+
+
+@functools.lru_cache(maxsize=8)
+def inference_shapes(model, crop_size):
+  """ShapeDtypeStructs of the variables the two inference paths use (no compute)."""
+  x = jax.ShapeDtypeStruct((1, crop_size, crop_size, 3), jnp.float32)
+
+  def init(rng, x):
+    return _merge(model.init(rng, x, False, method='predict_source'),
+                  model.init(rng, x, False, method='predict_target'))
+
+  shapes = jax.eval_shape(init, jax.random.key(0), x)
+  return {k: shapes[k] for k in ('params', 'batch_stats') if k in shapes}
+
+
+def _check_against(shapes, saved, stage_dir, step):
+  """InputError naming the first variable the checkpoint lacks or holds in another shape."""
+  flat = jax.tree_util.tree_flatten_with_path(shapes)[0]
+  for keys, leaf in flat:
+    node, name = saved, '/'.join(str(getattr(k, 'key', k)) for k in keys)
+    for k in keys:
+      key = getattr(k, 'key', k)
+      if not isinstance(node, dict) or key not in node:
+        raise InputError(f'{stage_dir}/{step} has no variable {name}: the config does '
+                         'not describe the model this checkpoint was trained with')
+      node = node[key]
+    if tuple(node.shape) != tuple(leaf.shape):
+      raise InputError(f'{stage_dir}/{step}: variable {name} has shape '
+                       f'{tuple(node.shape)} in the checkpoint but {tuple(leaf.shape)} in '
+                       'the config')
+
+
+def restore_variables(stage_dir, step, shapes, sharding):
+  """(params and batch_stats placed with `sharding`, the step read, its meta dict);
+  step None = the best step, else the latest."""
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  mngr = _manager(stage_dir)
+  step = choose_step(mngr, stage_dir, step)
+  saved = mngr.item_metadata(step)['state']
+  saved = getattr(saved, 'tree', saved)
+  _check_against(shapes, saved, stage_dir, step)
+  item = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
+                      shapes)
+  out = mngr.restore(step, args=ocp.args.Composite(
+      state=ocp.args.PyTreeRestore(
+          item=item, restore_args=ocp.checkpoint_utils.construct_restore_args(item),
+          partial_restore=True),
+      meta=ocp.args.JsonRestore()))
+  mngr.close()
+  return dict(out['state']), step, dict(out['meta'] or {})
+
+
+def load(checkpoint, *, step=None, config=None, path=None, sharding=None):
+  """A Predictor from a training workdir or checkpoint folder.
+
+  step: a saved step (default: the best by validation F1, else the latest);
+  config: a ConfigDict (default: the config.json training wrote in the workdir);
+  path: the default inference path (default: 'target', or 'source' for a source-only
+  model); sharding: where the arrays go (default: the first device).
+  """
+  stage_dir, named_step = locate(checkpoint)
+  if config is None:
+    config = find_config(stage_dir)
+  try:
+    config = config_lib.prepare_config(config)
+  except config_lib.ConfigError as e:
+    raise InputError(f'the config of {stage_dir}: {e}') from None
+  model = config_lib.create_model(config)
+  shapes = inference_shapes(model, config.data.crop_size)
+  sharding = sharding or jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  variables, step, _ = restore_variables(
+      stage_dir, step if step is not None else named_step, shapes, sharding)
+  return Predictor(model, variables, config, step=step, path=path, checkpoint=stage_dir)
+
+
+# -- faces in the wild ---------------------------------------------------------------------
+
+def as_rgb(image):
+  """Any decoded image array -> (H, W, 3) uint8 RGB: greyscale is repeated, alpha is
+  composited over the alignment border grey, 16-bit and float [0, 1] are rescaled."""
+  image = np.asarray(image)
+  if image.dtype == np.uint16:
+    image = (image >> 8).astype(np.uint8)
+  elif np.issubdtype(image.dtype, np.floating):
+    image = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
+  elif image.dtype != np.uint8:
+    raise InputError(f'image of dtype {image.dtype}: expected uint8, uint16 or float')
+  if image.ndim == 3 and image.shape[-1] == 1:
+    image = image[..., 0]
+  if image.ndim == 2:
+    return np.stack([image] * 3, axis=-1)
+  if image.ndim != 3 or image.shape[-1] not in (3, 4):
+    raise InputError(f'image of shape {image.shape}: expected (H, W), (H, W, 3) or '
+                     '(H, W, 4)')
+  if image.shape[-1] == 4:
+    from data_pipelines.align import BORDER_VALUE  # pylint: disable=g-import-not-at-top
+    alpha = image[..., 3:].astype(np.float32) / 255.0
+    rgb = image[..., :3] * alpha + np.float32(BORDER_VALUE[0]) * (1.0 - alpha)
+    return np.round(rgb).astype(np.uint8)
+  return image
+
+
+class DlibDetector:
+  """dlib's HOG face detector and 68-point shape predictor (the `[faces]` extra).
+
+  upsample: 0 finds faces of about 80 pixels and more, 1 down to about 40 (4x slower;
+  such small faces are upscaled 2-4x by alignment, little use for AUs).
+  min_score: the detector's score threshold. dlib's own is 0, but its HOG model then
+  also fires on round, textured things (the mission patch of scikit-image's astronaut
+  scores 0.04-0.12 while her face scores 1.5); 0.3 drops those and keeps clear faces.
+  """
+
+  def __init__(self, upsample=0, min_score=0.3):
+    from data_pipelines import faces  # pylint: disable=g-import-not-at-top
+    try:
+      import dlib  # pylint: disable=g-import-not-at-top
+    except ImportError:
+      from data_pipelines.errors import DataError  # pylint: disable=g-import-not-at-top
+      raise DataError('face detection needs dlib; install the faces extra: '
+                      'pip install -e ".[faces]"') from None
+    self._detector = dlib.get_frontal_face_detector()
+    self._predictor = dlib.shape_predictor(faces.predictor_path())
+    self.upsample, self.min_score = int(upsample), float(min_score)
+
+  def __call__(self, image_rgb):
+    """[(box (left, top, right, bottom), score, (68, 2) float32 points)], largest first."""
+    image = np.ascontiguousarray(image_rgb, dtype=np.uint8)
+    rects, scores, _ = self._detector.run(image, self.upsample, self.min_score)
+    found = []
+    for rect, score in zip(rects, scores):
+      shape = self._predictor(image, rect)
+      points = np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+      found.append(((rect.left(), rect.top(), rect.right(), rect.bottom()), float(score),
+                    points))
+    found.sort(key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def default_detector():
+  """One DlibDetector with default settings (its 68-point model takes a second to load)."""
+  return DlibDetector()
+
+
+@dataclasses.dataclass
+class Face:
+  """One detected face. Coordinates are (x, y) pixels of the original image."""
+  box: tuple            # (x, y, w, h)
+  score: float          # the detector's confidence
+  landmarks68: np.ndarray   # (68, 2) detector landmarks
+  transform: np.ndarray     # 2x3 affine: original pixels -> crop pixels
+  crop: np.ndarray          # (crop, crop, 3) uint8, aligned as in training
+  au_probs: np.ndarray = None   # (n_au,), after prediction
+  landmarks: np.ndarray = None  # (49, 2) model landmarks, after prediction
+
+  def set_prediction(self, au_probs, crop_points):
+    self.au_probs = np.asarray(au_probs)
+    self.landmarks = crop_to_image(crop_points, self.transform)
+
+
+def crop_to_image(points, transform):
+  """Maps crop-pixel points back to the original image (inverse of `transform`)."""
+  inverse = cv2.invertAffineTransform(np.asarray(transform, np.float64))
+  return (np.asarray(points, np.float64) @ inverse[:, :2].T + inverse[:, 2]).astype(
+      np.float32)
+
+
+def find_faces(image, detector, crop_size, aligned_size, max_size=1600, timer=None):
+  """Detects faces and aligns each as training did (align to `aligned_size`, centre crop
+  `crop_size`, SPEC §5), in one warp per face.
+
+  Images larger than `max_size` are first shrunk (INTER_AREA) for detection and
+  alignment: faster, and it avoids the aliasing of a large one-step warp; every
+  coordinate is reported in the original pixels.
+  """
+  from data_pipelines import align  # pylint: disable=g-import-not-at-top
+  image = as_rgb(image)
+  height, width = image.shape[:2]
+  s = min(1.0, max_size / max(height, width))
+  work = image if s == 1.0 else cv2.resize(
+      image, (max(1, round(width * s)), max(1, round(height * s))),
+      interpolation=cv2.INTER_AREA)
+  s_x, s_y = work.shape[1] / width, work.shape[0] / height
+  # Original -> working pixels (pixel-centre convention, as cv2.resize).
+  scale = np.array([[s_x, 0, 0.5 * s_x - 0.5], [0, s_y, 0.5 * s_y - 0.5], [0, 0, 1.0]])
+  start = time.perf_counter()
+  detections = detector(work)
+  if timer is not None:
+    timer['detection'] += time.perf_counter() - start
+  offset = (aligned_size - crop_size) // 2
+  back = cv2.invertAffineTransform(scale[:2])  # working -> original pixels
+  to_image = lambda p: np.asarray(p, np.float64) @ back[:, :2].T + back[:, 2]
+  faces = []
+  for (left, top, right, bottom), score, points in detections:
+    try:
+      matrix = align.alignment_matrix(lm.to_49(points), aligned_size)
+    except align.AlignmentError:
+      continue  # degenerate landmarks: no usable alignment
+    matrix = matrix - np.array([[0, 0, offset], [0, 0, offset]])  # the centre crop
+    crop = cv2.warpAffine(work, matrix, (crop_size, crop_size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=align.BORDER_VALUE)
+    x0, y0 = to_image([[left, top]])[0]
+    box = (float(x0), float(y0), (right - left + 1) / s_x, (bottom - top + 1) / s_y)
+    faces.append(Face(box=box, score=score,
+                      landmarks68=to_image(points).astype(np.float32),
+                      transform=(np.vstack([matrix, [0, 0, 1]]) @ scale)[:2],
+                      crop=crop))
+  return faces

@@ -1,0 +1,101 @@
+"""`au-jax evaluate`: the paper tables of a checkpoint, checked against NumPy by hand."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+import _trained
+from au_jax import inference
+from au_jax.data import PreparedData
+
+
+@pytest.fixture(scope='module')
+def run():
+  return _trained.trained()
+
+
+def by_hand(predictor, config, name, domain):
+  """F1, accuracy, labelled counts, NME and failure rate of one split, from the
+  predictions, without au_jax.metrics."""
+  probs, labels, mask, points, truth = [], [], [], [], []
+  for batch in PreparedData(config).eval_batches(name, 4):
+    valid = batch['valid'] > 0
+    out = predictor(batch['image'], path=domain)
+    probs.append(np.asarray(out.au_probs)[valid])
+    points.append(np.asarray(out.landmarks)[valid])
+    labels.append(batch['au'][valid])
+    mask.append(batch['au_mask'][valid])
+    truth.append(batch['landmarks'][valid])
+  probs, labels, mask = map(np.concatenate, (probs, labels, mask))
+  points = np.concatenate(points).astype(np.float64)
+  truth = np.concatenate(truth).astype(np.float64)
+  f1, accuracy, labelled = [], [], []
+  for j in range(probs.shape[1]):
+    keep = mask[:, j] > 0
+    p, y = probs[keep, j] >= 0.5, labels[keep, j] == 1
+    tp, fp, fn = np.sum(p & y), np.sum(p & ~y), np.sum(~p & y)
+    f1.append(2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else 0.0)
+    accuracy.append(np.mean(p == y))
+    labelled.append(int(keep.sum()))
+  left, right = truth[:, 19:25].mean(1), truth[:, 25:31].mean(1)
+  iod = np.linalg.norm(left - right, axis=-1)
+  nme = np.linalg.norm(points - truth, axis=-1).mean(-1) / iod
+  return {'f1': f1, 'accuracy': accuracy, 'labelled': labelled,
+          'f1_mean': np.mean(f1), 'accuracy_mean': np.mean(accuracy),
+          'mean_error': nme.mean(), 'failure_rate': np.mean(nme > 0.10),
+          'examples': len(probs)}
+
+
+def test_evaluate_prints_and_writes_the_numbers_numpy_gives(run, monkeypatch, capsys,
+                                                            tmp_path):
+  code = _trained.cli(monkeypatch, 'evaluate', '--config', _trained.TINY, '--workdir',
+                      run.workdir, '--output-dir', tmp_path, *run.overrides)
+  assert code == 0
+  printed = capsys.readouterr().out
+  with open(tmp_path / 'step_6.json', encoding='utf-8') as f:
+    saved = json.load(f)
+  with open(tmp_path / 'step_6.csv', newline='', encoding='utf-8') as f:
+    rows = {r['split']: r for r in csv.DictReader(f)}
+  assert saved['step'] == 6
+  results = saved['results']
+  assert list(results) == ['source_fold0', 'target_validation', 'target_test']
+  predictor = inference.load(run.workdir)
+  masked = 0
+  for name, r in results.items():
+    want = by_hand(predictor, run.config, name, r['domain'])
+    assert r['path'] == r['domain']  # the full method: target data, target path
+    for key in ('f1', 'accuracy', 'f1_mean', 'accuracy_mean', 'mean_error',
+                'failure_rate'):
+      np.testing.assert_allclose(r[key], want[key], rtol=1e-9, err_msg=f'{name} {key}')
+    assert r['labelled'] == want['labelled']
+    masked += sum(want['examples'] - n for n in r['labelled'])
+    row = rows[name]
+    for a, f1, acc in zip(r['au_ids'], r['f1'], r['accuracy']):
+      assert float(row[f'f1_AU{a}']) == pytest.approx(f1)
+      assert float(row[f'accuracy_AU{a}']) == pytest.approx(acc)
+    assert float(row['landmark_failure_rate']) == pytest.approx(r['failure_rate'])
+    # The table shows the F1 row of this split in per cent.
+    f1_row = '  '.join(f'{100 * v:5.1f}' for v in r['f1'])
+    assert f1_row in printed
+  assert masked > 0  # some labels really were missing, and left out
+  assert 'source-domain test data' in printed and 'target-domain test data' in printed
+  assert 'landmarks (Table 6)' in printed
+
+
+def test_split_selection_and_user_errors(run, monkeypatch, capsys, tmp_path):
+  base = ['evaluate', '--config', _trained.TINY, '--workdir', run.workdir,
+          '--output-dir', tmp_path, *run.overrides]
+  assert _trained.cli(monkeypatch, *base, '--split', 'test') == 0
+  with open(tmp_path / 'step_6.json', encoding='utf-8') as f:
+    assert list(json.load(f)['results']) == ['target_test']
+  capsys.readouterr()
+  for extra, message in ((['--split', 'fold9'], 'is not an evaluation split'),
+                         (['--step', '3'], 'step 3 is not in'),
+                         (['--config.data.crop_size=28'], 'crop_size=28')):
+    assert _trained.cli(monkeypatch, *base, *extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('au-jax evaluate: error:') and message in err
+    assert '\n' not in err

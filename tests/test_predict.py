@@ -1,0 +1,218 @@
+"""`au-jax predict` on real photos (scikit-image's astronaut, public domain) with dlib, and
+on greyscale, RGBA, huge, faceless, corrupt and video inputs."""
+
+import csv
+import io
+import os
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+import _trained
+from au_jax import inference
+from au_jax.commands import predict
+from data_pipelines import testing
+
+# Eye centres of astronaut(), marked by hand on a 10x zoom (iris centres, x y pixels).
+LEFT_EYE, RIGHT_EYE = np.array([203.5, 101.0]), np.array([247.0, 103.5])
+IOD = np.linalg.norm(RIGHT_EYE - LEFT_EYE)  # 43.6 pixels
+# A detected eye centre counts as "on the eye" within 10% of the inter-ocular distance:
+# the failure threshold of the paper's landmark metric (Table 6, SPEC §6). That is 4.4
+# pixels here, about half the eye's width, so a landmark on the brow or the nose fails.
+TOLERANCE = 0.10
+HUGE = 6   # the huge image is astronaut() scaled 6x: 3072 x 3072
+
+
+def write(path, image_rgb_or_grey):
+  image = image_rgb_or_grey
+  if image.ndim == 3 and image.shape[2] == 3:
+    image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+  elif image.ndim == 3 and image.shape[2] == 4:
+    image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
+  assert cv2.imwrite(str(path), image)
+  return str(path)
+
+
+@pytest.fixture(scope='module')
+def inputs(tmp_path_factory):
+  root = tmp_path_factory.mktemp('predict')
+  astronaut = skdata.astronaut()
+  files = {'astronaut': write(root / 'astronaut.png', astronaut)}
+  mixed = root / 'mixed'
+  mixed.mkdir()
+  files['grey'] = write(mixed / 'grey.png', cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY))
+  rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
+  rgba[:, :120, 3] = 0  # a transparent strip, away from the face
+  files['rgba'] = write(mixed / 'rgba.png', rgba)
+  files['noface'] = write(mixed / 'noface.png', np.full((240, 320, 3), 90, np.uint8))
+  files['two'] = write(mixed / 'two.png', np.concatenate(
+      [astronaut, astronaut[:, ::-1]], axis=1))
+  huge = cv2.resize(astronaut, None, fx=HUGE, fy=HUGE, interpolation=cv2.INTER_CUBIC)
+  files['huge'] = write(mixed / 'huge.jpg', huge)
+  files['corrupt'] = str(mixed / 'corrupt.jpg')
+  with open(files['corrupt'], 'wb') as f:
+    f.write(b'\xff\xd8\xff\xe0 this is not a JPEG' * 50)
+  # 640x360 video at 10 fps, 6 frames; frames 2 and 5 show no face.
+  files['clip'] = str(mixed / 'clip.avi')
+  face = cv2.resize(astronaut[40:280, 100:340], (300, 300))
+  writer = cv2.VideoWriter(files['clip'], cv2.VideoWriter_fourcc(*'MJPG'), 10, (640, 360))
+  assert writer.isOpened()
+  for i in range(6):
+    frame = np.full((360, 640, 3), 100, np.uint8)
+    if i % 3 != 2:
+      frame[30:330, 60 + 30 * i:360 + 30 * i] = face
+    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+  writer.release()
+  return root, files
+
+
+@pytest.fixture(scope='module')
+def run():
+  return _trained.trained()
+
+
+def read_rows(path):
+  with open(path, newline='', encoding='utf-8') as f:
+    reader = csv.DictReader(f)
+    return reader.fieldnames, list(reader)
+
+
+def eye_centres(row, scale=1.0):
+  """Eye centres of dlib's 68 points (36-41, 42-47) in astronaut() pixels."""
+  xy = lambda i: (float(row[f'x_{i}']), float(row[f'y_{i}']))
+  left = np.mean([xy(i) for i in range(36, 42)], axis=0)
+  right = np.mean([xy(i) for i in range(42, 48)], axis=0)
+  to_astronaut = lambda p: (p + 0.5) / scale - 0.5
+  return to_astronaut(left), to_astronaut(right)
+
+
+def assert_on_the_eyes(row, scale=1.0):
+  left, right = eye_centres(row, scale)
+  assert np.linalg.norm(left - LEFT_EYE) < TOLERANCE * IOD, left
+  assert np.linalg.norm(right - RIGHT_EYE) < TOLERANCE * IOD, right
+
+
+def test_astronaut_one_face_eyes_on_the_eyes(run, inputs, monkeypatch, tmp_path):
+  root, files = inputs
+  out, overlays = tmp_path / 'out.csv', tmp_path / 'overlays'
+  code = _trained.cli(monkeypatch, 'predict', run.workdir, files['astronaut'],
+                      '--output', out, '--save-overlays', overlays, '--quiet')
+  assert code == 0
+  names, rows = read_rows(out)
+  assert names == predict.header((1, 2, 4))
+  assert {'x_0', 'y_67', 'model_x_48', 'AU01_prob', 'AU04_c', 'face_w'} <= set(names)
+  assert len(rows) == 1
+  row = rows[0]
+  assert (row['file'], row['frame'], row['face'], row['success']) == \
+      (files['astronaut'], '0', '0', '1')
+  assert_on_the_eyes(row)
+  x, y, w, h = (float(row[k]) for k in ('face_x', 'face_y', 'face_w', 'face_h'))
+  assert x < LEFT_EYE[0] < RIGHT_EYE[0] < x + w and y < LEFT_EYE[1] < y + h
+  # The model's columns are what the Python API gives for this photo.
+  predictor = inference.load(run.workdir)
+  face, = predictor.predict_faces(skdata.astronaut(), batch_size=32)  # CLI's compile
+  for i, a in enumerate((1, 2, 4)):
+    assert float(row[f'AU{a:02d}_prob']) == pytest.approx(face.au_probs[i], abs=1e-4)
+    assert row[f'AU{a:02d}_c'] == str(int(face.au_probs[i] >= 0.5))
+  model = np.array([[float(row[f'model_x_{i}']), float(row[f'model_y_{i}'])]
+                    for i in range(49)])
+  np.testing.assert_allclose(model, face.landmarks, atol=0.006)
+  overlay = cv2.imread(str(overlays / 'astronaut.png'))
+  assert overlay.shape == (512, 512 + 260, 3)
+
+
+def test_folder_of_hard_cases(run, inputs, monkeypatch, capsys, tmp_path):
+  root, files = inputs
+  out, overlays = tmp_path / 'out.csv', tmp_path / 'overlays'
+  code = _trained.cli(monkeypatch, 'predict', run.workdir, root / 'mixed', '--output', out,
+                      '--save-overlays', overlays, '--batch-size', 4)
+  err = capsys.readouterr().err
+  assert code == 1  # the corrupt file; everything else was processed
+  assert f'cannot read {files["corrupt"]}' in err
+  assert 'frame/s' in err  # the video's progress bar
+  assert '6 video frames' in err and 'face detection' in err
+  _, rows = read_rows(out)
+  by_file = {}
+  for row in rows:
+    by_file.setdefault(row['file'], []).append(row)
+  assert set(by_file) == {files[k] for k in ('grey', 'rgba', 'noface', 'two', 'huge',
+                                             'clip')}
+  for key in ('grey', 'rgba'):
+    assert [r['success'] for r in by_file[files[key]]] == ['1']
+    assert_on_the_eyes(by_file[files[key]][0])
+  noface, = by_file[files['noface']]
+  assert (noface['success'], noface['face'], noface['x_0'], noface['AU01_prob']) == \
+      ('0', '0', '', '')
+  two = by_file[files['two']]
+  assert [r['face'] for r in two] == ['0', '1']
+  assert abs(float(two[0]['face_x']) - float(two[1]['face_x'])) > 400
+  huge, = by_file[files['huge']]
+  assert_on_the_eyes(huge, scale=HUGE)
+  assert float(huge['face_w']) > HUGE * 60
+  clip = by_file[files['clip']]
+  assert [r['frame'] for r in clip] == [str(i) for i in range(6)]
+  assert [r['success'] for r in clip] == ['1', '1', '0', '1', '1', '0']
+  assert [float(r['timestamp']) for r in clip] == pytest.approx([0.1 * i for i in range(6)])
+  moving = [float(r['face_x']) for r in clip if r['success'] == '1']
+  assert moving == sorted(moving)  # the face slides right, 30 pixels a frame
+  video = [p for p in os.listdir(overlays) if p.startswith('clip.')]
+  capture = cv2.VideoCapture(str(overlays / video[0]))
+  assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
+  assert sorted(p for p in os.listdir(overlays) if p.endswith('.png')) == \
+      ['grey.png', 'huge.png', 'noface.png', 'rgba.png', 'two.png']
+
+
+def test_user_errors_are_one_line(run, monkeypatch, capsys, tmp_path):
+  for argv, message in (([run.workdir, tmp_path / 'nope.jpg'], 'does not exist'),
+                        ([tmp_path, tmp_path], 'no image or video found'),
+                        ([tmp_path / 'nope', __file__], 'is not a folder'),
+                        ([run.workdir, __file__, '--batch-size', 0], '--batch-size')):
+    assert _trained.cli(monkeypatch, 'predict', *argv, '--quiet') == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('au-jax predict: error:') and message in err, err
+    assert '\n' not in err
+
+
+class DrawnFaces:
+  """A stand-in for dlib on drawn faces: their known 68 points, or none."""
+
+  def __init__(self, known):
+    self.known = known  # first 4 kB of the image -> its 68 points
+
+  def __call__(self, image):
+    points = self.known.get(image.tobytes()[:4096])
+    if points is None:
+      return []
+    (x0, y0), (x1, y1) = points.min(0), points.max(0)
+    return [((int(x0), int(y0), int(x1), int(y1)), 1.0, points.astype(np.float32))]
+
+
+def test_batches_across_frames_keep_row_order(run, tmp_path):
+  """No dlib: drawn faces with known landmarks, batches of 4 faces over 7 images."""
+  rng = np.random.default_rng(0)
+  known, files = {}, []
+  for i in range(7):
+    if i == 2:
+      image = np.full((120, 100, 3), 40, np.uint8)
+    else:
+      image, points = testing.fake_face(rng, 120, 100, face=60.0)
+      known[image.tobytes()[:4096]] = points
+    files.append(write(tmp_path / f'{i}.png', image))
+  predictor = inference.load(run.workdir)
+  stream = io.StringIO()
+  summary = predict.predict_files(predictor, files, csv.writer(stream),
+                                  detector=DrawnFaces(known), batch_size=4,
+                                  progress=False)
+  rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+  assert [r['file'] for r in rows] == files
+  assert [r['success'] for r in rows] == ['1', '1', '0', '1', '1', '1', '1']
+  assert (summary.images, summary.faces, summary.without_face) == (7, 6, 1)
+  for row, file in zip(rows, files):
+    if row['success'] == '1':
+      image = cv2.cvtColor(cv2.imread(file), cv2.COLOR_BGR2RGB)
+      face, = inference.find_faces(image, DrawnFaces(known), 32, 36)
+      want = predictor.predict_batches(face.crop[None], batch_size=4).au_probs[0]
+      got = [float(row[f'AU{a:02d}_prob']) for a in (1, 2, 4)]
+      np.testing.assert_allclose(got, want, atol=1e-4)

@@ -1,0 +1,345 @@
+"""Training (SPEC §2–4): schedules, the stage steps, resume, NaN stop, multi-device."""
+
+import functools
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from au_jax import checkpointing
+from au_jax import config_lib
+from au_jax import data as data_lib
+from au_jax import optim
+from au_jax import train
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WORKER = os.path.join(HERE, 'multidevice_worker.py')
+
+
+def tiny(**overrides):
+  config = config_lib.load_config(os.path.join(ROOT, 'configs', 'tiny.py'))
+  config.train.log_every_steps = 1
+  config.train.eval_batch_size = 8
+  for key, value in overrides.items():
+    node = config
+    *path, last = key.split('.')
+    for p in path:
+      node = node[p]
+    node[last] = value
+  return config
+
+
+def tiny_data(n=16, seed=0):
+  rng = np.random.default_rng(seed)
+  return data_lib.ArrayData(
+      data_lib.fake_arrays(rng, n, 32, 3), data_lib.fake_arrays(rng, n, 32, 3),
+      np.array([0.5, 1.0, 1.5], np.float32),
+      eval_sets={'target_validation': ('target', data_lib.fake_arrays(rng, 10, 32, 3))})
+
+
+# -- schedules -----------------------------------------------------------------------------
+
+def test_stage2_schedule_matches_spec_at_epoch_boundaries(paper_config):
+  spe = 100
+  schedules = optim.stage2_schedules(paper_config.stage2, spe)
+  base = {'discriminators': 5e-5, 'generators': 5e-5, 'task': 1e-4, 'landmark': 5e-4}
+  for group, lr in base.items():
+    s = schedules[group]
+    for epoch in range(0, 5):  # constant for 4 epochs
+      np.testing.assert_allclose(s(epoch * spe), lr, rtol=1e-6)
+    for epoch in range(4, 13):  # then linear to 0 over 8
+      np.testing.assert_allclose(s(epoch * spe), lr * (12 - epoch) / 8, rtol=1e-5,
+                                 atol=1e-12)
+  assert float(schedules['task'](12 * spe + 50)) == 0.0
+
+
+def test_stage1_schedule_halves_every_ten_epochs(paper_config):
+  s = optim.stage1_schedule(paper_config.stage1, 10)
+  for epoch, lr in ((0, 1e-3), (9, 1e-3), (10, 5e-4), (19, 5e-4), (20, 2.5e-4)):
+    np.testing.assert_allclose(s(epoch * 10), lr, rtol=1e-6)
+
+
+def test_optimiser_groups_cover_every_module(paper_config):
+  model = config_lib.create_model(paper_config)
+  x = jax.ShapeDtypeStruct((1, 176, 176, 3), jnp.float32)
+  params = jax.eval_shape(lambda a: model.init(jax.random.key(0), a, a), x)['params']
+  labels = optim.partition_labels(params)
+  assert {m: jax.tree.leaves(labels[m])[0] for m in params} == {
+      m: optim.group_of(m) for m in params}
+  assert set(optim.group_of(m) for m in params) == {
+      'discriminators', 'generators', 'task', 'landmark'}
+
+
+def test_stage2_betas_per_group(paper_config):
+  tx_d, tx_g = optim.stage2_optimizers(paper_config.stage2, 10)
+  g = paper_config.stage2.groups
+  assert (g.discriminators.b1, g.discriminators.b2) == (0.5, 0.9)
+  assert (g.task.b1, g.task.b2) == (0.95, 0.999)
+  # A gradient of 1 moves each group by its learning rate on Adam's first step.
+  params = {'background_generator': jnp.zeros(2), 'au_detector': jnp.zeros(2),
+            'landmark_branch_s': jnp.zeros(2)}
+  updates, _ = tx_g.update(jax.tree.map(jnp.ones_like, params), tx_g.init(params), params)
+  np.testing.assert_allclose(updates['background_generator'], -5e-5, rtol=1e-4)
+  np.testing.assert_allclose(updates['au_detector'], -1e-4, rtol=1e-4)
+  np.testing.assert_allclose(updates['landmark_branch_s'], -5e-4, rtol=1e-4)
+
+
+# -- config errors ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize('key,value,message', [
+    ('ablation', 'Z', 'config.ablation'),
+    ('data.crop_size', 30, 'multiple of 4'),
+    ('loss.au_loss', 'focal', 'config.loss.au_loss'),
+    ('stage2.batch_size', 0, 'config.stage2.batch_size'),
+])
+def test_bad_config_values_fail_before_compilation(key, value, message, tmp_path):
+  with pytest.raises(config_lib.ConfigError, match=message):
+    train.train_and_evaluate(tiny(**{key: value}), str(tmp_path), tiny_data())
+
+
+def test_more_aus_than_labels_fails(tmp_path):
+  config = tiny(**{'data.au_ids': (1, 2, 4, 6)})
+  with pytest.raises(config_lib.ConfigError, match='4 AUs'):
+    train.train_and_evaluate(config, str(tmp_path), tiny_data())
+
+
+def test_ablation_rows_set_their_switches():
+  rows = {}
+  for row in 'ADEFG':
+    c = config_lib.prepare_config(tiny(ablation=row))
+    rows[row] = (c.loss.source_landmark_branch, c.loss.intermediate_alignment,
+                 c.loss.projectors, c.loss.au_loss, c.loss.target_heatmaps)
+  assert rows['A'] == (False, False, False, 'bce', 'annotation')
+  assert rows['D'] == (True, False, False, 'bce', 'branch')
+  assert rows['E'] == (True, True, False, 'bce', 'branch')
+  assert rows['F'] == (True, True, True, 'bce', 'branch')
+  assert rows['G'] == (True, True, True, 'asymmetric', 'branch')
+
+
+# -- the steps -------------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def stage2_setup():
+  # A 10× task learning rate so that a few dozen steps show a clear trend.
+  config = config_lib.prepare_config(tiny(**{'stage2.groups.task.learning_rate': 1e-3}))
+  model = config_lib.create_model(config)
+  mesh = train.make_mesh()
+  variables = jax.jit(functools.partial(train.init_variables, model, config))(
+      jax.random.key(0))
+  return config, model, mesh, variables
+
+
+def _state(setup, stage=2):
+  config, _, mesh, variables = setup
+  state = train.create_state(jax.tree.map(jnp.copy, variables), config, stage, 8)
+  return jax.device_put(state, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+
+
+def test_losses_go_down(stage2_setup):
+  config, model, mesh, _ = stage2_setup
+  data = tiny_data(n=8)
+  step = train.jit_step(train.make_stage2_step(model, config, 8, data.au_weights), mesh)
+  state = _state(stage2_setup)
+  src, tgt = data.source_batches(8), data.target_batches(8)
+  history = []
+  for _ in range(40):
+    batch = train.to_global({'source': next(src), 'target': next(tgt)}, mesh)
+    state, logs = step(state, batch)
+    history.append(jax.device_get(logs))
+  for term in ('au', 'lr', 'sr'):  # L_fl needs stage 1's epochs (pixel regression)
+    first = np.mean([h[term] for h in history[:5]])
+    last = np.mean([h[term] for h in history[-5:]])
+    assert last < 0.9 * first, (term, first, last)
+
+
+def test_discriminator_step_changes_only_discriminators(stage2_setup):
+  config, model, mesh, _ = stage2_setup
+  data = tiny_data(n=8)
+  d_only = train.jit_step(train.make_stage2_step(model, config, 8, data.au_weights,
+                                                 update_generators=False), mesh)
+  before = jax.device_get(_state(stage2_setup))
+  batch = train.to_global({'source': next(data.source_batches(8)),
+                           'target': next(data.target_batches(8))}, mesh)
+  after, _ = d_only(_state(stage2_setup), batch)
+  after = jax.device_get(after)
+  same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a),
+                                                               jax.tree.leaves(b)))
+  for module in before.params:
+    changed = not same(before.params[module], after.params[module])
+    assert changed == (optim.group_of(module) == 'discriminators'), module
+  assert same(before.opt_g, after.opt_g)
+  assert same(before.batch_stats, after.batch_stats)
+  assert not same(before.opt_d, after.opt_d)
+
+
+def test_source_only_trains_only_encoder_and_au_detector(stage2_setup):
+  config, model, mesh, variables = stage2_setup
+  config = config_lib.prepare_config(tiny(ablation='source_only'))
+  data = tiny_data(n=8)
+  state = jax.device_put(train.create_state(jax.tree.map(jnp.copy, variables), config,
+                                            'source_only', 8),
+                         jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+  before = jax.device_get(state.params)
+  step = train.jit_step(train.make_source_only_step(model, config, 8, data.au_weights),
+                        mesh)
+  batch = train.to_global({'source': next(data.source_batches(8)),
+                           'target': next(data.target_batches(8))}, mesh)
+  after = jax.device_get(step(state, batch)[0].params)
+  for module in before:
+    changed = any(not np.array_equal(a, b) for a, b in zip(
+        jax.tree.leaves(before[module]), jax.tree.leaves(after[module])))
+    assert changed == (module in ('feature_encoder_s', 'au_detector')), module
+
+
+# -- whole runs: resume, NaN --------------------------------------------------------------------
+
+def _params(workdir, config):
+  mngr = checkpointing.manager(workdir, 'stage2', config)
+  step = mngr.latest_step()
+  restored = mngr.restore(step, args=checkpointing.ocp.args.Composite(
+      state=checkpointing.ocp.args.StandardRestore()))
+  return step, restored['state']['params']
+
+
+class Interrupt(Exception):
+  pass
+
+
+def test_interrupted_run_resumes_to_the_same_parameters(tmp_path, monkeypatch):
+  # Stage 1 resumes the same way; it is skipped here to keep the test short.
+  config = tiny(**{'stage1.epochs': 0, 'stage2.epochs': 2, 'stage2.constant_epochs': 1,
+                   'stage2.decay_epochs': 1, 'train.checkpoint_every_steps': 3})
+  full = str(tmp_path / 'full')
+  results = train.train_and_evaluate(config, full, tiny_data())
+  assert 0 <= results['target_validation']['f1_mean'] <= 1
+
+  # Kill the second run inside stage 2 (step 5 of 16, after the save at step 3).
+  calls = {'n': 0}
+  real_jit_step = train.jit_step
+
+  def dying_jit_step(step_fn, mesh):
+    jitted = real_jit_step(step_fn, mesh)
+
+    def run(state, batch):
+      calls['n'] += 1
+      if calls['n'] == 5:  # dies in stage-2 step 5
+        raise Interrupt()
+      return jitted(state, batch)
+    return run
+
+  resumed = str(tmp_path / 'resumed')
+  monkeypatch.setattr(train, 'jit_step', dying_jit_step)
+  with pytest.raises(Interrupt):
+    train.train_and_evaluate(config, resumed, tiny_data())
+  monkeypatch.setattr(train, 'jit_step', real_jit_step)
+  mngr = checkpointing.manager(resumed, 'stage2', config)
+  assert mngr.latest_step() == 3  # the last save before the kill
+  train.train_and_evaluate(config, resumed, tiny_data())
+
+  (s1, p1), (s2, p2) = _params(full, config), _params(resumed, config)
+  assert s1 == s2 == 16
+  for a, b in zip(jax.tree.leaves(p1), jax.tree.leaves(p2)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  lines = [json.loads(l) for l in open(os.path.join(resumed, 'metrics.jsonl'))]
+  assert any(l['kind'] == 'eval' and 'f1' in l for l in lines)
+  assert any(l['kind'] == 'train' and 'lr' in l and 'au' in l for l in lines)
+
+
+class NaNAfter(data_lib.ArrayData):
+  """Source images turn to NaN from global step `bad_from` on."""
+  bad_from = 4
+
+  def source_batches(self, global_batch_size, start_step=0):
+    for i, batch in enumerate(super().source_batches(global_batch_size, start_step)):
+      if start_step + i >= self.bad_from:
+        batch = dict(batch, image=np.full_like(batch['image'], np.nan))
+      yield batch
+
+
+def test_nan_loss_stops_with_a_clear_message(tmp_path):
+  config = tiny(**{'stage1.epochs': 0, 'stage2.epochs': 2,
+                   'train.checkpoint_every_steps': 2})
+  base = tiny_data()
+  data = NaNAfter(base.source, base.target, base.au_weights, base.eval_sets)
+  with pytest.raises(train.TrainingError, match=r'NaN/inf at step 5.*last good '
+                     r'checkpoint is step 4'):
+    train.train_and_evaluate(config, str(tmp_path), data)
+  assert checkpointing.manager(str(tmp_path), 'stage2', config).latest_step() == 4
+
+
+# -- several devices and processes ----------------------------------------------------------------
+
+def _worker(out, devices, *extra, env_extra=None):
+  env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}',
+             JAX_PLATFORMS='cpu', **(env_extra or {}))
+  return subprocess.Popen([sys.executable, WORKER, str(out), *extra], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait(*procs):
+  for p in procs:
+    out, _ = p.communicate(timeout=600)
+    assert p.returncode == 0, out[-3000:]
+
+
+def _compare(a, b):
+  """Equal up to float noise. Conv biases followed by a norm have zero true gradient, so
+  Adam turns reduction-order noise into lr-sized steps there; they get lr·steps."""
+  a, b = np.load(a), np.load(b)
+  assert set(a) == set(b)
+  for key in a:
+    # The [conv, norm, PReLU] units name their conv Conv_0; D_d's 'down' convs feed IN.
+    normalised = key.endswith("['Conv_0']['bias']") or (
+        "['down" in key and key.endswith("['bias']"))
+    atol = 3 * 5e-4 if normalised else 2e-5
+    np.testing.assert_allclose(a[key], b[key], atol=atol, rtol=1e-4, err_msg=key)
+
+
+@pytest.fixture(scope='module')
+def one_device_params(tmp_path_factory):
+  out = tmp_path_factory.mktemp('mesh') / 'one.npz'
+  _wait(_worker(out, 1))
+  return out
+
+
+def test_eight_devices_match_one(one_device_params, tmp_path):
+  out = tmp_path / 'eight.npz'
+  _wait(_worker(out, 8))
+  _compare(one_device_params, out)
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(('localhost', 0))
+    return s.getsockname()[1]
+
+
+@pytest.mark.slow  # two processes + gloo start-up: about a minute with idle cores
+def test_two_processes_match_one(one_device_params, tmp_path):
+  out = tmp_path / 'two.npz'
+  port = _free_port()
+  procs = [_worker(out, 2, '--coordinator', f'localhost:{port}', '--num-processes', '2',
+                   '--process-id', str(i)) for i in range(2)]
+  _wait(*procs)
+  _compare(one_device_params, out)
+
+
+def test_restore_onto_another_device_count(tmp_path):
+  config = tiny(**{'stage1.epochs': 0, 'stage2.epochs': 1})
+  workdir = str(tmp_path / 'run')
+  train.train_and_evaluate(config, workdir, tiny_data())
+  out = tmp_path / 'restored.npz'
+  _wait(_worker(out, 4, '--restore', workdir))
+  _, params = _params(workdir, config)
+  restored = np.load(out)
+  leaves = jax.tree_util.tree_leaves_with_path(params)
+  assert len(leaves) == len(restored.files)
+  for path, value in leaves:
+    np.testing.assert_array_equal(restored[jax.tree_util.keystr(path)], value)
