@@ -343,3 +343,18 @@ def test_restore_onto_another_device_count(tmp_path):
   assert len(leaves) == len(restored.files)
   for path, value in leaves:
     np.testing.assert_array_equal(restored[jax.tree_util.keystr(path)], value)
+
+
+@pytest.mark.parametrize('name', ['default', 'bp4d_emotionet', 'disfa_emotionet',
+                                  'bp4d_emotionet_pseudo', 'disfa_emotionet_pseudo',
+                                  'adld_baseline', 'source_only', 'synthetic', 'tiny'])
+def test_every_config_file_validates_and_builds(name):
+  config = config_lib.prepare_config(
+      config_lib.load_config(os.path.join(ROOT, 'configs', f'{name}.py')))
+  model = config_lib.create_model(config)
+  size = config.data.crop_size
+  x = jax.ShapeDtypeStruct((2, size, size, 3), jnp.float32)
+  params = jax.eval_shape(lambda a: model.init(jax.random.key(0), a, a), x)['params']
+  assert params['au_detector'].keys() == {f'head{i}' for i in range(len(config.data.au_ids))}
+  if name == 'adld_baseline':
+    assert 'feature_encoder_t' not in params and 'projector_feature' not in params

@@ -1,0 +1,9 @@
+"""Table 3 "Ours-P": as disfa_emotionet.py plus target pseudo labels (SPEC §2.6)."""
+
+from configs import disfa_emotionet
+
+
+def get_config():
+  c = disfa_emotionet.get_config()
+  c.data.pseudo_labels = True
+  return c
