@@ -277,8 +277,11 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path):
 # -- several devices and processes ----------------------------------------------------------------
 
 def _worker(out, devices, *extra, env_extra=None):
+  # No persistent compilation cache in the workers: with it, two distributed processes
+  # were seen to hang at exit (one loads from the cache, the other compiles).
   env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}',
-             JAX_PLATFORMS='cpu', **(env_extra or {}))
+             JAX_PLATFORMS='cpu', JAX_ENABLE_COMPILATION_CACHE='false',
+             **(env_extra or {}))
   return subprocess.Popen([sys.executable, WORKER, str(out), *extra], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
