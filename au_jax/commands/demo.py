@@ -50,12 +50,4 @@ def run(args):
     prepare.prepare('manifest', [os.path.join(raw, domain, 'manifest.csv')], prepared, name,
                     aligned_size=config.data.aligned_size, seed=args.seed)
   print(f'3/3 training in {args.workdir} (TensorBoard: tensorboard --logdir {args.workdir})')
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  tf.config.set_visible_devices([], 'GPU')
-  from au_jax import train  # pylint: disable=g-import-not-at-top
-  try:
-    train.train_and_evaluate(config, args.workdir)
-  except train.TrainingError as e:
-    print(f'au-jax demo: error: {e}')
-    return 1
-  return 0
+  return train_command.train_and_report(config, args.workdir, 'demo')

@@ -76,13 +76,17 @@ def run(args):
 
   if args.coordinator or args.distributed:
     jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
-  config = load_config(args)
+  return train_and_report(load_config(args), args.workdir, 'train')
+
+
+def train_and_report(config, workdir, command):
+  """Runs training; a TrainingError (e.g. a NaN loss) becomes one line and exit 1."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.set_visible_devices([], 'GPU')  # tf.data only; the accelerators are JAX's
   from au_jax import train  # pylint: disable=g-import-not-at-top
   try:
-    train.train_and_evaluate(config, args.workdir)
+    train.train_and_evaluate(config, workdir)
   except train.TrainingError as e:
-    print(f'au-jax train: error: {e}')
+    print(f'au-jax {command}: error: {e}')
     return 1
   return 0
