@@ -6,8 +6,9 @@ on K devices from a fixed initialisation and fixed batches, then timed steps.
       --params out.npz --result out.json
 
 Writes the parameters before and after `--steps` steps (PARAMS.init.npz, PARAMS: the
-parent compares device counts) and a JSON with compile and step times and peak memory. The global batch is the same for any K, so
-one device and K devices must agree up to float reassociation in the all-reduce.
+parent compares device counts) and a JSON with compile and step times and peak memory.
+The global batch is the same for any K, so one device and K devices must agree up to
+float reassociation in the all-reduce (and what Adam makes of it).
 """
 
 import argparse

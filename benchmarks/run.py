@@ -131,13 +131,31 @@ def fake_batch(config, batch_size, seed=0):
           'target': data_lib.fake_arrays(rng, batch_size, size, n_au)}
 
 
-def cost(compiled):
-  """(FLOPs, bytes accessed) of one call, from XLA's cost analysis (per device)."""
-  analysis = compiled.cost_analysis()
+def cost(stage):
+  """(FLOPs, bytes accessed) of one call from XLA's cost analysis (per device) of a
+  jax.stages Lowered or Compiled step."""
+  analysis = stage.cost_analysis()
   if isinstance(analysis, (list, tuple)):  # older JAX: one dict per device program
     analysis = analysis[0] if analysis else {}
   analysis = analysis or {}
   return analysis.get('flops'), analysis.get('bytes accessed')
+
+
+def model_flops(step_fn, state, batch):
+  """FLOPs of one step (all devices together), from XLA's cost analysis of the step
+  lowered for one CPU device: the HLO before optimisation, where convolutions are still
+  convolutions. A GPU's own analysis gives none before compilation and, after it, leaves
+  out the convolutions done by cuDNN."""
+  mesh = jax.sharding.Mesh(np.array(jax.devices('cpu')[:1]), ('data',))
+
+  def abstract(tree, spec):
+    sharding = jax.sharding.NamedSharding(mesh, spec)
+    return jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding), tree)
+
+  lowered = train.jit_step(step_fn, mesh).lower(abstract(state, P()),
+                                                abstract(batch, P('data')))
+  return cost(lowered)[0]
 
 
 def measure_step(model, config, variables, stage, batch_size, iters):
@@ -152,7 +170,8 @@ def measure_step(model, config, variables, stage, batch_size, iters):
     fn = train.make_stage2_step(model, config, spe, np.ones(config_lib.num_aus(config)))
   step = train.jit_step(fn, mesh)
   state = jax.device_put(state, jax.sharding.NamedSharding(mesh, P()))
-  batch = train.to_global(fake_batch(config, batch_size), mesh)
+  host_batch = fake_batch(config, batch_size)
+  batch = train.to_global(host_batch, mesh)
 
   start = time.perf_counter()
   lowered = step.lower(state, batch)
@@ -160,8 +179,15 @@ def measure_step(model, config, variables, stage, batch_size, iters):
   start = time.perf_counter()
   compiled = lowered.compile()
   compile_s = time.perf_counter() - start
-  flops, bytes_accessed = cost(compiled)
+  compiled_flops, bytes_accessed = cost(compiled)  # per device, after optimisation
   del compiled
+  if jax.default_backend() == 'cpu' and jax.device_count() == 1:
+    flops, _ = cost(lowered)  # already the one-CPU lowering
+  else:
+    try:
+      flops = model_flops(fn, state, host_batch)
+    except RuntimeError:  # no CPU backend (JAX_PLATFORMS names only an accelerator)
+      flops = None
 
   warmup = []
   for _ in range(2):
@@ -177,13 +203,15 @@ def measure_step(model, config, variables, stage, batch_size, iters):
     times.append(time.perf_counter() - start)
   step_s = statistics.median(times)
   peak, _ = peak_flops(jax.devices()[0])
-  per_device = flops / step_s if flops else None
+  achieved = flops / step_s if flops else None
   return {'stage': stage, 'batch': batch_size, 'crop': config.data.crop_size,
           'lower_s': lower_s, 'compile_s': compile_s, 'warmup_s': warmup,
           'step_s': step_s, 'step_times_s': times, 'images_per_s': batch_size / step_s,
-          'flops_per_step': flops, 'bytes_per_step': bytes_accessed,
-          'flops_per_s': per_device * jax.device_count() if per_device else None,
-          'fraction_of_peak': per_device / peak if per_device and peak else None,
+          'flops_per_step': flops, 'compiled_flops_per_step': compiled_flops,
+          'compiled_bytes_per_step': bytes_accessed,
+          'flops_per_s': achieved,
+          'fraction_of_peak': (achieved / (peak * jax.device_count())
+                               if achieved and peak else None),
           'compilations': step._cache_size()}  # pylint: disable=protected-access
 
 
@@ -408,8 +436,10 @@ def format_table(results):
     lines += ['', 'Step time: median of the timed calls after two warm-up calls; images/s: '
               'source images per second (each step also takes as many target images). '
               'Compile: tracing and lowering plus XLA compilation. FLOPs: XLA\'s cost '
-              'analysis of the compiled step. Model initialisation (jitted, as training '
-              'does): ' + ', '.join(f'{p} {_f(r["init_s"], 1)} s'
+              'analysis of the step lowered for one CPU device, before optimisation (a '
+              'GPU\'s own analysis leaves out the convolutions that cuDNN does; the '
+              'compiled program\'s count is in the JSON too). Model initialisation '
+              '(jitted, as training does): ' + ', '.join(f'{p} {_f(r["init_s"], 1)} s'
                                     for p, r in results['training'].items()) + '.']
     compiled = {r[s]['compilations'] for r in results['training'].values()
                 for s in ('stage1', 'stage2')}
