@@ -7,9 +7,17 @@ Each run trains configs/synthetic.py (both stages) into WORKROOT/ROW_seedS and r
 the wild-test average F1 of its best checkpoint (by wild-validation F1). Runs already in
 the output file are skipped, so the command can be stopped and restarted. Prints mean ±
 std per row.
+
+--set KEY=VALUE (repeatable) overrides a config field for every run, e.g. the loss-scale
+and schedule experiments of the README:
+
+  python benchmarks/table7.py --rows G source_only --seeds 0 --tag long \
+      --set stage2.epochs=24 --set stage2.constant_epochs=9 --set stage2.decay_epochs=15 \
+      --out benchmarks/table7_investigation.json
 """
 
 import argparse
+import ast
 import json
 import os
 import sys
@@ -29,29 +37,54 @@ def main():
   p.add_argument('--out', default='benchmarks/table7_synthau.json')
   p.add_argument('--rows', nargs='+', default=['source_only', 'A', 'D', 'F', 'G'])
   p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+  p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                 help='config override for every run (value parsed as a Python literal)')
+  p.add_argument('--tag', default='', help='appended to the row name, e.g. G+long')
   args = p.parse_args()
 
   from au_jax import config_lib, train  # pylint: disable=g-import-not-at-top
+  overrides = [parse_override(o) for o in args.set]
   done = json.load(open(args.out)) if os.path.isfile(args.out) else {}
   for seed in args.seeds:
     for row in args.rows:
-      key = f'{row}/seed{seed}'
+      name = f'{row}+{args.tag}' if args.tag else row
+      key = f'{name}/seed{seed}'
       if key in done:
         continue
       config = config_lib.load_config(os.path.join(ROOT, 'configs', 'synthetic.py'))
       config.data.data_dir = args.data
       config.seed = seed
       config.ablation = '' if row == 'full' else row
+      for field, value in overrides:
+        set_field(config, field, value)
       start = time.time()
       results = train.train_and_evaluate(
-          config, os.path.join(args.workroot, f'{row}_seed{seed}'))
-      done[key] = {'row': row, 'seed': seed, 'seconds': time.time() - start,
+          config, os.path.join(args.workroot, f'{name}_seed{seed}'))
+      done[key] = {'row': name, 'seed': seed, 'seconds': time.time() - start,
+                   'overrides': args.set,
                    **{split: {'f1_mean': r['f1_mean'], 'f1': r['f1'],
                               'accuracy_mean': r['accuracy_mean']}
                       for split, r in results.items()}}
       with open(args.out, 'w') as f:
         json.dump(done, f, indent=1)
   summarize(done)
+
+
+def parse_override(text):
+  field, sep, value = text.partition('=')
+  if not sep:
+    raise SystemExit(f'--set {text!r}: expected KEY=VALUE')
+  try:
+    return field, ast.literal_eval(value)
+  except (ValueError, SyntaxError):
+    return field, value
+
+
+def set_field(config, field, value):
+  *parents, leaf = field.split('.')
+  for name in parents:
+    config = getattr(config, name)
+  setattr(config, leaf, value)  # ConfigDict checks the type
 
 
 def summarize(done):

@@ -3,9 +3,11 @@
 import functools
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import jax
 import jax.numpy as jnp
@@ -272,6 +274,59 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path):
                      r'checkpoint is step 4'):
     train.train_and_evaluate(config, str(tmp_path), data)
   assert checkpointing.manager(str(tmp_path), 'stage2', config).latest_step() == 4
+
+
+KILL_WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'kill_worker.py')
+
+
+def _steps(folder):
+  """Finished saves only: orbax writes into a temporary folder and renames it at the end."""
+  return sorted(int(n) for n in os.listdir(folder) if n.isdigit()) if os.path.isdir(
+      folder) else []
+
+
+def _start(workdir, delay):
+  env = dict(os.environ, JAX_PLATFORMS='cpu', JAX_ENABLE_COMPILATION_CACHE='false')
+  return subprocess.Popen([sys.executable, KILL_WORKER, workdir, '--delay', str(delay)],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+
+
+def _kill_when(proc, folder, min_step, rng):
+  """SIGKILL `proc` a random 0–0.4 s after `folder` holds a save at or past min_step."""
+  deadline = time.time() + 300
+  while not [s for s in _steps(folder) if s >= min_step]:
+    assert proc.poll() is None, proc.communicate()[0][-3000:]
+    assert time.time() < deadline, 'no checkpoint appeared'
+    time.sleep(0.02)
+  time.sleep(rng.uniform(0, 0.4))
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  assert proc.returncode == -signal.SIGKILL
+
+
+@pytest.mark.slow  # three cold starts of a subprocess (compilation each time): ~2 min
+def test_kill_dash_nine_twice_then_the_run_finishes(tmp_path):
+  import kill_worker  # pylint: disable=g-import-not-at-top
+  config = kill_worker.config()
+  full, killed = str(tmp_path / 'full'), str(tmp_path / 'killed')
+  proc = _start(full, 0.0)
+  out = proc.communicate(timeout=600)[0]
+  assert proc.returncode == 0, out[-3000:]
+
+  rng = np.random.default_rng(int(time.time()))
+  # Killed in stage 1 (after its first save), then in stage 2, then left to finish.
+  _kill_when(_start(killed, 0.3), os.path.join(killed, 'checkpoints', 'stage1'), 3, rng)
+  _kill_when(_start(killed, 0.3), os.path.join(killed, 'checkpoints', 'stage2'), 3, rng)
+  proc = _start(killed, 0.0)
+  out = proc.communicate(timeout=600)[0]
+  assert proc.returncode == 0, out[-3000:]
+  assert 'resumed from step' in out and 'finished' in out
+
+  (s1, p1), (s2, p2) = _params(full, config), _params(killed, config)
+  assert s1 == s2 == 16
+  for a, b in zip(jax.tree.leaves(p1), jax.tree.leaves(p2)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 # -- several devices and processes ----------------------------------------------------------------
