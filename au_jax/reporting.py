@@ -68,15 +68,17 @@ class Reporter:
 
   def evaluation(self, stage, step, results):
     for name, r in results.items():
-      scalars = {f'{name}/f1_mean': r['f1_mean'], f'{name}/accuracy_mean': r['accuracy_mean'],
-                 f'{name}/landmark_mean_error': r['mean_error'],
-                 f'{name}/landmark_failure_rate': r['failure_rate']}
+      scalars = {f'{name}/f1_mean': r['f1_mean'], f'{name}/accuracy_mean': r['accuracy_mean']}
+      if r['mean_error'] is not None:
+        scalars.update({f'{name}/landmark_mean_error': r['mean_error'],
+                        f'{name}/landmark_failure_rate': r['failure_rate']})
       scalars.update({f'{name}/f1_AU{a}': f for a, f in zip(r['au_ids'], r['f1'])})
       self.writer.write_scalars(step, scalars)
       self._record({'stage': str(stage), 'step': step, 'kind': 'eval', 'split': name, **r})
+      marks = ('' if r['mean_error'] is None
+               else f'  landmark error {100 * r["mean_error"]:.2f}%')
       self.log(f'  eval {name}: F1 {100 * r["f1_mean"]:.1f}  accuracy '
-               f'{100 * r["accuracy_mean"]:.1f}  landmark error '
-               f'{100 * r["mean_error"]:.2f}%')
+               f'{100 * r["accuracy_mean"]:.1f}{marks}')
 
   def final(self, results, step):
     if not self.main:
@@ -120,6 +122,8 @@ def format_au_table(name, r):
   f1 = ''.join(f'{100 * v:7.1f}' for v in r['f1']) + f'{100 * r["f1_mean"]:7.1f}'
   acc = ''.join(f'{100 * v:7.1f}' for v in r['accuracy']) + \
       f'{100 * r["accuracy_mean"]:7.1f}'
+  marks = ('landmarks: no trained branch for this domain' if r['mean_error'] is None
+           else f'landmark mean error {100 * r["mean_error"]:.2f}%, failure rate '
+                f'{100 * r["failure_rate"]:.2f}%')
   return (f'{name} ({r["path"]} path)\n{"":9s}{head}\n{"F1":9s}{f1}\n{"Accuracy":9s}{acc}\n'
-          f'landmark mean error {100 * r["mean_error"]:.2f}%, failure rate '
-          f'{100 * r["failure_rate"]:.2f}%')
+          f'{marks}')

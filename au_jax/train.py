@@ -65,6 +65,14 @@ def mode(config):
   return 'source_only' if config.ablation == 'source_only' else 'full'
 
 
+def landmark_branch_trained(config, domain):
+  """Whether the landmark branch of a domain ('source'/'target') is trained in this mode."""
+  if mode(config) == 'source_only':
+    return False
+  return bool(config.loss.source_landmark_branch if domain == 'source'
+              else config.loss.target_landmark_branch)
+
+
 # -- state --------------------------------------------------------------------------------
 
 def init_variables(model, config, rng):
@@ -279,6 +287,8 @@ def evaluate(model, variables, data, config, mesh, names=None):
     au = metrics.au_scores(np.concatenate(probs), np.concatenate(labels),
                            np.concatenate(masks))
     marks = metrics.landmark_scores(np.concatenate(points), np.concatenate(truth))
+    if not landmark_branch_trained(config, domain):  # an untrained branch's error means nothing
+      marks = {k: None for k in marks}
     results[name] = {'domain': domain, 'path': eval_path(config, domain),
                      'au_ids': list(config.data.au_ids),
                      'f1': au['f1'].tolist(), 'accuracy': au['accuracy'].tolist(),

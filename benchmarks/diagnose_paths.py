@@ -13,11 +13,15 @@ through:
 - target_mixbg: the target path with the background F_b of another image of the batch
               (rolled by one): what E_au reads from F_l alone, as in training's F_sltb
 - target_nolm:  the target path with F_l set to zero: what it reads from F_b alone
+- target_bn:  the target path with E_au's batch norm on each test batch's own statistics
+              (100 images) instead of the running averages, which training collects
+              over both F_s and F_sltb
 
 A path the model was not trained for can score anything; the point is the comparison.
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -29,7 +33,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-PATHS = ('source', 'target', 'direct_t', 'recon_s', 'target_mixbg', 'target_nolm')
+PATHS = ('source', 'target', 'direct_t', 'recon_s', 'target_mixbg', 'target_nolm',
+         'target_bn')
 
 
 def _logits(module, images, path):
@@ -42,7 +47,8 @@ def _logits(module, images, path):
     background = jnp.roll(background, 1, axis=0)
   if path == 'target_nolm':
     landmark = jnp.zeros_like(landmark)
-  return module.au_detector(module.feature_generator(landmark, background), False)
+  mixed = module.feature_generator(landmark, background)
+  return module.au_detector(mixed, path == 'target_bn')
 
 
 def diagnose(workdir, data_dir):
@@ -53,8 +59,11 @@ def diagnose(workdir, data_dir):
   config.data.data_dir = data_dir
   data = PreparedData(config)
   model, variables = predictor.model, predictor.variables
-  fns = {p: jax.jit(lambda v, x, p=p: jax.nn.sigmoid(
-      model.apply(v, x, method=lambda m, x: _logits(m, x, p)))) for p in PATHS}
+  def run(v, x, p):
+    logits, _ = model.apply(v, x, method=lambda m, x: _logits(m, x, p),
+                            mutable=['batch_stats'])  # only target_bn mutates
+    return jax.nn.sigmoid(logits)
+  fns = {p: jax.jit(functools.partial(run, p=p)) for p in PATHS}
   out = {'workdir': workdir, 'step': predictor.step}
   for split in ('source_test', 'target_test'):
     probs = {p: [] for p in PATHS}

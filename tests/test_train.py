@@ -18,6 +18,7 @@ from au_jax import checkpointing
 from au_jax import config_lib
 from au_jax import data as data_lib
 from au_jax import optim
+from au_jax import reporting
 from au_jax import train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -198,6 +199,22 @@ def test_source_only_trains_only_encoder_and_au_detector(stage2_setup):
     changed = any(not np.array_equal(a, b) for a, b in zip(
         jax.tree.leaves(before[module]), jax.tree.leaves(after[module])))
     assert changed == (module in ('feature_encoder_s', 'au_detector')), module
+
+
+@pytest.mark.parametrize('ablation, reported', [('', {'source_validation', 'target_validation'}),
+                                                 ('C', {'target_validation'}),
+                                                 ('A', set()), ('source_only', set())])
+def test_landmark_error_only_for_trained_branches(stage2_setup, ablation, reported):
+  config, model, mesh, variables = stage2_setup
+  config = config_lib.prepare_config(tiny(ablation=ablation))
+  data = tiny_data()
+  data.eval_sets['source_validation'] = ('source', data.source)
+  results = train.evaluate(model, variables, data, config, mesh)
+  assert {n for n, r in results.items() if r['mean_error'] is not None} == reported
+  for r in results.values():
+    assert (r['failure_rate'] is None) == (r['mean_error'] is None)
+    table = reporting.format_au_table('x', r)
+    assert ('no trained branch' in table) == (r['mean_error'] is None)
 
 
 # -- whole runs: resume, NaN --------------------------------------------------------------------

@@ -123,6 +123,9 @@ def format_tables(results, step):
   lines.append('\nlandmarks (Table 6)')
   lines.append(f'  {"split":24s}{"mean error %":>14s}{"failure rate %":>16s}')
   for name, r in results.items():
+    if r['mean_error'] is None:
+      lines.append(f'  {name:24s}{"n/a (no trained branch)":>30s}')
+      continue
     lines.append(f'  {name:24s}{100 * r["mean_error"]:14.2f}'
                  f'{100 * r["failure_rate"]:16.2f}')
   return '\n'.join(lines)
