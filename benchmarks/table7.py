@@ -68,6 +68,28 @@ def main():
       with open(args.out, 'w') as f:
         json.dump(done, f, indent=1)
   summarize(done)
+  reference = all_positive_f1(args.data)
+  print('predicting every AU present: ' + ', '.join(
+      f'{split} F1 {100 * f1:.1f}' for split, f1 in reference.items()))
+
+
+def all_positive_f1(data_dir):
+  """Average F1 of the trivial detector that says every AU is present, per test split:
+  the floor any row must beat (F1 rewards saying "present" when AUs are frequent)."""
+  from au_jax import config_lib, metrics  # pylint: disable=g-import-not-at-top
+  from au_jax.data import PreparedData  # pylint: disable=g-import-not-at-top
+  config = config_lib.load_config(os.path.join(ROOT, 'configs', 'synthetic.py'))
+  config.data.data_dir = data_dir
+  data = PreparedData(config)
+  out = {}
+  for split in ('source_test', 'target_test'):
+    batches = list(data.eval_batches(split, 100))
+    valid = np.concatenate([b['valid'] for b in batches]) > 0
+    labels = np.concatenate([b['au'] for b in batches])[valid]
+    masks = np.concatenate([b['au_mask'] for b in batches])[valid]
+    out[split] = float(metrics.au_scores(np.ones_like(labels, np.float32), labels,
+                                         masks)['f1_mean'])
+  return out
 
 
 def parse_override(text):
