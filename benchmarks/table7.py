@@ -40,11 +40,16 @@ def main():
   p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                  help='config override for every run (value parsed as a Python literal)')
   p.add_argument('--tag', default='', help='appended to the row name, e.g. G+long')
+  p.add_argument('--summary-only', action='store_true',
+                 help='print the table of the runs in --out and exit')
   args = p.parse_args()
 
-  from au_jax import config_lib, train  # pylint: disable=g-import-not-at-top
   overrides = [parse_override(o) for o in args.set]
   done = json.load(open(args.out)) if os.path.isfile(args.out) else {}
+  if args.summary_only:
+    summarize(done)
+    return
+  from au_jax import config_lib, train  # pylint: disable=g-import-not-at-top
   for seed in args.seeds:
     for row in args.rows:
       name = f'{row}+{args.tag}' if args.tag else row
@@ -110,15 +115,22 @@ def set_field(config, field, value):
 
 
 def summarize(done):
+  """A Markdown table: mean ± std (population std over seeds) and the per-seed values."""
   rows = {}
-  for run in done.values():
-    rows.setdefault(run['row'], []).append(run)
-  print(f'{"row":12s} {"seeds":>5s} {"wild test F1":>16s} {"lab test F1":>16s}')
+  order = ['source_only', 'A', 'B', 'C', 'D', 'E', 'F', 'G']
+  rank = lambda row: (order.index(row.split('+')[0]) if row.split('+')[0] in order
+                      else len(order), row)
+  for key in sorted(done, key=lambda k: (rank(done[k]['row']), int(k.rsplit('seed', 1)[1]))):
+    rows.setdefault(done[key]['row'], []).append(done[key])
+  print('| row | seeds | wild test F1 | lab test F1 | wild test F1 per seed | minutes per run |')
+  print('|---|---|---|---|---|---|')
   for row, runs in rows.items():
     wild = [100 * r['target_test']['f1_mean'] for r in runs]
     lab = [100 * r['source_test']['f1_mean'] for r in runs]
-    print(f'{row:12s} {len(runs):5d} {np.mean(wild):9.1f} ± {np.std(wild):4.1f} '
-          f'{np.mean(lab):9.1f} ± {np.std(lab):4.1f}')
+    per_seed = ', '.join(f'{w:.1f}' for w in wild)
+    minutes = np.mean([r['seconds'] for r in runs]) / 60
+    print(f'| {row} | {len(runs)} | {np.mean(wild):.1f} ± {np.std(wild):.1f} | '
+          f'{np.mean(lab):.1f} ± {np.std(lab):.1f} | {per_seed} | {minutes:.0f} |')
 
 
 if __name__ == '__main__':
