@@ -137,6 +137,7 @@ def create_model(config):
       au_hidden=m.au_hidden,
       projector_hidden=m.projector_hidden,
       share_feature_encoder=m.share_feature_encoder,
+      mix_stop_gradient=m.get('mix_stop_gradient', True),
       use_projectors=bool(loss.projectors),
       self_reconstruction=loss.self_reconstruction > 0,
       target_au=bool(config.data.pseudo_labels),

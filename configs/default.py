@@ -46,6 +46,9 @@ def get_config():
   c.model.au_hidden = 64
   c.model.projector_hidden = 64
   c.model.share_feature_encoder = False    # True = one E_f for both domains (ADLD)
+  # SPEC §2 step 3 mixes sg(F_l) into G_st. False lets the AU loss on F_sltb reach E_l and
+  # E_f^s through F_l: a diagnostic switch (README, Table 7 analogue), not the paper.
+  c.model.mix_stop_gradient = True
 
   c.loss = ml_collections.ConfigDict()
   # Eq. 13 trade-off weights.
