@@ -89,8 +89,13 @@ def main():
   args = p.parse_args()
   results = []
   print(f'{"workdir":28s} {"split":12s} ' + ' '.join(f'{q:>12s}' for q in PATHS))
+  from au_jax import inference  # pylint: disable=g-import-not-at-top
+  from data_pipelines.errors import DataError  # pylint: disable=g-import-not-at-top
   for w in args.workdirs:
-    r = diagnose(w, args.data)
+    try:
+      r = diagnose(w, args.data)
+    except (inference.InputError, DataError, FileNotFoundError) as e:
+      raise SystemExit(f'{w}: {e}') from None
     results.append(r)
     for split in ('source_test', 'target_test'):
       print(f'{os.path.basename(w.rstrip("/")):28s} {split:12s} '

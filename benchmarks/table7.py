@@ -109,9 +109,15 @@ def parse_override(text):
 
 def set_field(config, field, value):
   *parents, leaf = field.split('.')
+  node = config
   for name in parents:
-    config = getattr(config, name)
-  setattr(config, leaf, value)  # ConfigDict checks the type
+    node = node.get(name) if hasattr(node, 'get') else None
+  if node is None or not hasattr(node, 'get') or leaf not in node:
+    raise SystemExit(f'--set {field}=...: the config has no field {field}')
+  try:
+    setattr(node, leaf, value)  # ConfigDict checks the type
+  except TypeError as e:
+    raise SystemExit(f'--set {field}={value!r}: {e}') from None
 
 
 def summarize(done):

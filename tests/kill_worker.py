@@ -9,26 +9,19 @@ import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
 
 def config():
-  from au_jax import config_lib  # pylint: disable=g-import-not-at-top
-  c = config_lib.load_config(os.path.join(ROOT, 'configs', 'tiny.py'))
-  c.stage1.epochs = 1
-  c.stage2.epochs = 2
-  c.stage2.constant_epochs = 1
-  c.stage2.decay_epochs = 1
-  c.train.checkpoint_every_steps = 3
-  c.train.log_every_steps = 1
-  c.train.eval_batch_size = 8
-  return c
+  from test_train import tiny  # pylint: disable=g-import-not-at-top
+  return tiny(**{'stage1.epochs': 1, 'stage2.epochs': 2, 'stage2.constant_epochs': 1,
+                 'stage2.decay_epochs': 1, 'train.checkpoint_every_steps': 3})
 
 
 def data(delay):
-  import numpy as np  # pylint: disable=g-import-not-at-top
   from au_jax import data as data_lib  # pylint: disable=g-import-not-at-top
+  from test_train import tiny_data  # pylint: disable=g-import-not-at-top
 
   class Slow(data_lib.ArrayData):
     def source_batches(self, global_batch_size, start_step=0):
@@ -36,10 +29,8 @@ def data(delay):
         time.sleep(delay)
         yield batch
 
-  rng = np.random.default_rng(0)
-  return Slow(data_lib.fake_arrays(rng, 16, 32, 3), data_lib.fake_arrays(rng, 16, 32, 3),
-              np.array([0.5, 1.0, 1.5], np.float32),
-              eval_sets={'target_validation': ('target', data_lib.fake_arrays(rng, 10, 32, 3))})
+  base = tiny_data()
+  return Slow(base.source, base.target, base.au_weights, base.eval_sets)
 
 
 def main():
