@@ -5,6 +5,7 @@ Every check here runs before anything is compiled, so a bad value fails with one
 """
 
 import importlib.util
+import json
 import os
 import sys
 
@@ -17,22 +18,25 @@ class ConfigError(ValueError):
   """A config value that cannot work; the message names the field."""
 
 
-# Table 7 rows: BL = baseline (ADLD-like), SD/TD = source/target landmark branch,
-# AS = six-pair alignment, AP = projectors, AL = weighted asymmetric loss.
+# Table 7 rows (docs/method.md §5). A is ADLD (the paper's baseline BL): one shared E_f,
+# self-reconstruction and the two-pair cross-cycle term, weighted BCE, no landmark
+# branches (heat maps from the target annotations). B–G add SD/TD = source/target
+# landmark branch, AS = the six-pair alignment L_sr of Eq. 8 (in place of the cross-cycle
+# term), AP = projectors, AL = the weighted asymmetric loss. Where the paper is silent
+# (self-reconstruction, the loss weights) B–G keep A's config values; whether E_f is
+# shared is `config.model.share_feature_encoder` for B–G.
+_BL = dict(source_landmark_branch=False, target_landmark_branch=False,
+           intermediate_alignment=False, projectors=False, au_loss='bce')
 ABLATIONS = {
-    'A': dict(source_landmark_branch=False, target_landmark_branch=False,
-              intermediate_alignment=False, projectors=False, au_loss='bce'),
-    'B': dict(source_landmark_branch=True, target_landmark_branch=False,
-              intermediate_alignment=False, projectors=False, au_loss='bce'),
-    'C': dict(source_landmark_branch=False, target_landmark_branch=True,
-              intermediate_alignment=False, projectors=False, au_loss='bce'),
-    'D': dict(source_landmark_branch=True, target_landmark_branch=True,
-              intermediate_alignment=False, projectors=False, au_loss='bce'),
-    'E': dict(source_landmark_branch=True, target_landmark_branch=True,
-              intermediate_alignment=True, projectors=False, au_loss='bce'),
-    'F': dict(source_landmark_branch=True, target_landmark_branch=True,
-              intermediate_alignment=True, projectors=True, au_loss='bce'),
-    'G': dict(source_landmark_branch=True, target_landmark_branch=True,
+    'A': dict(_BL),
+    'B': dict(_BL, source_landmark_branch=True),
+    'C': dict(_BL, target_landmark_branch=True),
+    'D': dict(_BL, source_landmark_branch=True, target_landmark_branch=True),
+    'E': dict(_BL, source_landmark_branch=True, target_landmark_branch=True,
+              intermediate_alignment=True),
+    'F': dict(_BL, source_landmark_branch=True, target_landmark_branch=True,
+              intermediate_alignment=True, projectors=True),
+    'G': dict(_BL, source_landmark_branch=True, target_landmark_branch=True,
               intermediate_alignment=True, projectors=True, au_loss='asymmetric'),
 }
 OTHER_MODES = ('', 'source_only')
@@ -51,12 +55,45 @@ def load_config(path):
   return module.get_config()
 
 
+SAVED_CONFIG = 'config.json'
+
+
+def save_config(config, workdir):
+  """Writes WORKDIR/config.json, what evaluation and inference rebuild the model from."""
+  with open(os.path.join(workdir, SAVED_CONFIG), 'w', encoding='utf-8') as f:
+    f.write(config.to_json_best_effort(indent=1))
+
+
+def load_saved_config(workdir):
+  """The config a workdir was trained with. Fields added to configs/default.py since
+  then take their default values, so older workdirs still load."""
+  path = os.path.join(workdir, SAVED_CONFIG)
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'{path} not found: is {workdir} a training workdir?')
+  with open(path, encoding='utf-8') as f:
+    saved = json.load(f)
+  from configs import default  # pylint: disable=g-import-not-at-top
+  config = default.get_config().to_dict()
+  _merge_into(config, saved)
+  return ml_collections.ConfigDict(config)
+
+
+def _merge_into(base, new):
+  for key, value in new.items():
+    if isinstance(value, dict) and isinstance(base.get(key), dict):
+      _merge_into(base[key], value)
+    else:
+      base[key] = value
+
+
 def apply_ablation(config):
   """Returns a copy of `config` with the switches of `config.ablation` set."""
   config = ml_collections.ConfigDict(config.to_dict())
   row = config.ablation
   if row in ABLATIONS:
     config.loss.update(ABLATIONS[row])
+    if row == 'A':
+      config.model.share_feature_encoder = True  # ADLD has one E_f for both domains
     if not config.loss.target_landmark_branch:
       config.loss.target_heatmaps = 'annotation'  # no branch to make them (ADLD)
   return config
@@ -97,7 +134,7 @@ def validate(config):
                       'config.loss.target_landmark_branch=True')
   if not 0.0 <= loss.beta:
     raise ConfigError(f'config.loss.beta={loss.beta} must be >= 0')
-  for name in ('lr', 'adlb', 'adst', 'au', 'fl', 'sr', 'self_reconstruction'):
+  for name in ('lr', 'adlb', 'adst', 'au', 'fl', 'sr', 'cross_cycle', 'self_reconstruction'):
     if loss[name] < 0:
       raise ConfigError(f'config.loss.{name}={loss[name]} must be >= 0')
   for stage in ('stage1', 'stage2'):

@@ -83,14 +83,22 @@ class PreparedData:
     return self._train('target', self._config.data.target_train_split,
                        global_batch_size, start_step)
 
-  def eval_batches(self, name, global_batch_size):
-    role, split = self._eval[name]
+  def _eval_pass(self, role, split, global_batch_size):
     d = self._config.data
     ds = self._pipeline.create_dataset(
         d.data_dir, self._name(role), split, global_batch_size=global_batch_size,
         train=False, crop_size=d.crop_size, aligned_size=d.aligned_size, **self._host)
     columns = self._columns[role]
     return (_select_aus(b, columns) for b in ds.as_numpy_iterator())
+
+  def eval_batches(self, name, global_batch_size):
+    return self._eval_pass(*self._eval[name], global_batch_size)
+
+  def source_train_eval_batches(self, global_batch_size):
+    """One pass over the source training split as evaluation sees it (centre crops, no
+    shuffling, padded with `valid`): what the linear probes of diagnostics fit on."""
+    return self._eval_pass('source', self._config.data.source_train_split,
+                           global_batch_size)
 
 
 @dataclasses.dataclass
@@ -135,7 +143,12 @@ class ArrayData:
     return self._stream(self.target, global_batch_size, start_step, 1)
 
   def eval_batches(self, name, global_batch_size):
-    _, arrays = self.eval_sets[name]
+    return self._eval_pass(self.eval_sets[name][1], global_batch_size)
+
+  def source_train_eval_batches(self, global_batch_size):
+    return self._eval_pass(self.source, global_batch_size)
+
+  def _eval_pass(self, arrays, global_batch_size):
     n = len(arrays['image'])
     for start in range(0, n, global_batch_size):
       idx = np.arange(start, start + global_batch_size)

@@ -26,21 +26,20 @@ def heatmap_indices(outputs, batch, loss_cfg, crop_size):
   return index(batch['source']['landmarks']), index(target_points)
 
 
-def discriminator_objective(disc, idx_s, idx_t, loss_cfg):
-  """D_l (Eq. 4) and D_d^s, D_d^t (Eq. 7) on stop-gradient features.
-
-  Weighted by λ_adlb and λ_adst like their generator sides; D_l and D_d have disjoint
-  parameters and Adam, so the weights only fix the scale of the logged total.
+def discriminator_objective(disc, idx_s, idx_t):
+  """D_l (Eq. 4) and D_d^s, D_d^t (Eq. 7) on stop-gradient features, averaged as ADLD
+  does: 0.5·(D_l source + D_l target) + 0.5·(D_d^s + D_d^t), each D_d term the mean of
+  its real and mixed parts. Unweighted: D_l and D_d have disjoint parameters and Adam is
+  invariant to a loss's scale, so λ_adlb and λ_adst would change nothing here.
   """
   terms = {
       'd_landmark': 0.5 * (losses.landmark_discriminator_loss(disc['dl_sb'], idx_s) +
                            losses.landmark_discriminator_loss(disc['dl_tb'], idx_t)),
-      'd_domain': 0.5 * (
+      'd_domain': 0.25 * (
           losses.domain_discriminator_loss(disc['dd_s_real'], disc['dd_s_fake']) +
           losses.domain_discriminator_loss(disc['dd_t_real'], disc['dd_t_fake'])),
   }
-  total = loss_cfg.adlb * terms['d_landmark'] + loss_cfg.adst * terms['d_domain']
-  return total, terms
+  return terms['d_landmark'] + terms['d_domain'], terms
 
 
 def au_loss(logits, labels, mask, weights, loss_cfg):
@@ -62,13 +61,44 @@ def alignment_pairs(outputs, intermediate=True):
   return pairs
 
 
+def reconstruction_terms(outputs, loss_cfg):
+  """{name: (weight, value)} of the feature-reconstruction terms (docs/method.md §3.6).
+
+  - With the alignment scheme (Table 7 "AS", `intermediate_alignment`): L_sr of Eq. 8,
+    the SUM of the six pairs, weight λ_sr (`loss.sr`).
+  - Without it (rows A–D): ADLD's cross-cycle term, the MEAN of the two pairs
+    (F'_s, F_s), (F'_t, F_t), weight `loss.cross_cycle` (ADLD: 40).
+  - ADLD's self-reconstruction G_st(sg(F_l), F_b) against sg(F), the mean of the two
+    domains, weight `loss.self_reconstruction` (ADLD: 3), when the model computes it.
+  """
+  out = {}
+  if loss_cfg.intermediate_alignment:
+    out['sr'] = (loss_cfg.sr, losses.feature_alignment_loss(alignment_pairs(outputs, True)))
+  else:
+    out['cross_cycle'] = (loss_cfg.cross_cycle, 0.5 * losses.feature_alignment_loss(
+        alignment_pairs(outputs, False)))
+  if 'F_s_self' in outputs:
+    out['self_reconstruction'] = (loss_cfg.self_reconstruction, 0.5 * (
+        losses.mean_absolute_error(outputs['F_s_self'], outputs['F_s']) +
+        losses.mean_absolute_error(outputs['F_t_self'], outputs['F_t'])))
+  return out
+
+
 def generator_objective(outputs, disc, batch, idx_s, idx_t, au_weights, loss_cfg):
   """Everything but the discriminators (Eq. 13), against the given discriminator outputs.
 
   `disc` must come from the *updated* discriminators applied to `outputs` (ADLD order).
+  Averaging follows ADLD where the paper is silent: the AU term is the mean of its
+  source and mixed parts (of all four with pseudo labels), the landmark CE half the sum
+  of its four parts, the adversarial terms the means over the two domains.
   """
   src, tgt = batch['source'], batch['target']
   ce = losses.landmark_classification_loss
+  au = [(outputs['au_s'], src['au'], src['au_mask']),
+        (outputs['au_sltb'], src['au'], src['au_mask'])]
+  if 'au_t' in outputs:  # pseudo-label mode ("-P"): E_au(F_t), E_au(F_tlsb)
+    au += [(outputs['au_t'], tgt['pseudo_au'], tgt['pseudo_mask']),
+           (outputs['au_tlsb'], tgt['pseudo_au'], tgt['pseudo_mask'])]
   terms = {
       # Eq. 3 as ADLD applies it: real features train E_l, generated ones the generators.
       'lr': 0.5 * (ce(outputs['logits_sl'], idx_s) + ce(outputs['logits_tl'], idx_t) +
@@ -78,11 +108,7 @@ def generator_objective(outputs, disc, batch, idx_s, idx_t, au_weights, loss_cfg
                      losses.landmark_adversarial_loss(disc['dl_tb'])),
       'adst': 0.5 * (losses.domain_adversarial_loss(disc['dd_s_fake']) +
                      losses.domain_adversarial_loss(disc['dd_t_fake'])),
-      'au': (au_loss(outputs['au_s'], src['au'], src['au_mask'], au_weights, loss_cfg) +
-             au_loss(outputs['au_sltb'], src['au'], src['au_mask'], au_weights,
-                     loss_cfg)),
-      'sr': losses.feature_alignment_loss(
-          alignment_pairs(outputs, loss_cfg.intermediate_alignment)),
+      'au': sum(au_loss(logits, y, m, au_weights, loss_cfg) for logits, y, m in au) / len(au),
   }
   fl = jnp.zeros(())
   if loss_cfg.source_landmark_branch:
@@ -90,21 +116,12 @@ def generator_objective(outputs, disc, batch, idx_s, idx_t, au_weights, loss_cfg
   if loss_cfg.target_landmark_branch:
     fl += losses.landmark_regression_loss(outputs['FL_t'], tgt['landmarks'])
   terms['fl'] = fl
-  if 'au_t' in outputs:  # pseudo-label mode
-    terms['au_pseudo'] = (
-        au_loss(outputs['au_t'], tgt['pseudo_au'], tgt['pseudo_mask'], au_weights,
-                loss_cfg) +
-        au_loss(outputs['au_tlsb'], tgt['pseudo_au'], tgt['pseudo_mask'], au_weights,
-                loss_cfg))
-  if 'F_s_self' in outputs:  # ADLD's self-reconstruction (baseline config)
-    terms['self_reconstruction'] = (
-        losses.mean_absolute_error(outputs['F_s_self'], outputs['F_s']) +
-        losses.mean_absolute_error(outputs['F_t_self'], outputs['F_t']))
   total = (loss_cfg.lr * terms['lr'] + loss_cfg.adlb * terms['adlb'] +
            loss_cfg.adst * terms['adst'] + loss_cfg.au * terms['au'] +
-           loss_cfg.fl * terms['fl'] + loss_cfg.sr * terms['sr'] +
-           loss_cfg.au * terms.get('au_pseudo', 0.0) +
-           loss_cfg.self_reconstruction * terms.get('self_reconstruction', 0.0))
+           loss_cfg.fl * terms['fl'])
+  for name, (weight, value) in reconstruction_terms(outputs, loss_cfg).items():
+    terms[name] = value
+    total += weight * value
   return total, terms
 
 

@@ -8,6 +8,8 @@ import time
 
 import jax
 from clu import metric_writers
+
+from au_jax import config_lib
 import numpy as np
 
 
@@ -98,18 +100,12 @@ class Reporter:
 def save_config(config, workdir):
   """WORKDIR/config.json: what `au_jax.inference.load` rebuilds the model from."""
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, 'config.json'), 'w', encoding='utf-8') as f:
-      f.write(config.to_json_best_effort(indent=1))
+    config_lib.save_config(config, workdir)
 
 
 def load_config(workdir):
-  """The ConfigDict saved by `save_config`."""
-  import ml_collections  # pylint: disable=g-import-not-at-top
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f'{path} not found: is {workdir} a training workdir?')
-  with open(path, encoding='utf-8') as f:
-    return ml_collections.ConfigDict(json.load(f))
+  """The ConfigDict saved by `save_config` (see `config_lib.load_saved_config`)."""
+  return config_lib.load_saved_config(workdir)
 
 
 def math_ceil(a, b):

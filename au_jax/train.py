@@ -181,7 +181,7 @@ def make_stage2_step(model, config, steps_per_epoch, au_weights, update_generato
     # 1. Discriminators on stop-gradient features.
     def d_loss(d_params):
       disc = model.apply({'params': d_params}, sg(outputs), method='discriminate')
-      return objective.discriminator_objective(disc, idx_s, idx_t, loss_cfg)
+      return objective.discriminator_objective(disc, idx_s, idx_t)
 
     (d_total, d_terms), d_grads = jax.value_and_grad(d_loss, has_aux=True)(d_params)
     d_updates, opt_d = tx_d.update(d_grads, state.opt_d, d_params)
@@ -387,7 +387,7 @@ def train_and_evaluate(config, workdir, data=None):
         epochs=config.stage1.epochs, manager=checkpointing.manager(workdir, 'stage1', config),
         reporter=reporter, evaluate_each_epoch=False)
     variables = {'params': state.params, 'batch_stats': state.batch_stats}
-    variables = init_feature_encoders_from_branches(variables, _enabled_domains(config))
+    variables = init_feature_encoders_from_branches(variables, _encoder_sources(config))
 
   stage = 'source_only' if mode(config) == 'source_only' else 2
   spe2 = data.steps_per_epoch(config.stage2.batch_size)
@@ -410,6 +410,10 @@ def train_and_evaluate(config, workdir, data=None):
   return results
 
 
-def _enabled_domains(config):
-  return tuple(d for d, on in (('s', config.loss.source_landmark_branch),
-                               ('t', config.loss.target_landmark_branch)) if on)
+def _encoder_sources(config):
+  """(E_f domain, landmark branch domain) pairs for the copy after stage 1."""
+  on = [d for d, flag in (('s', config.loss.source_landmark_branch),
+                          ('t', config.loss.target_landmark_branch)) if flag]
+  if config.model.share_feature_encoder:  # one E_f: from the source branch if trained
+    return [('s', on[0])] if on else []
+  return [(d, d) for d in on]

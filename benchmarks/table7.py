@@ -49,7 +49,7 @@ def main():
   if args.summary_only:
     summarize(done)
     return
-  from au_jax import config_lib, train  # pylint: disable=g-import-not-at-top
+  from au_jax import config_lib, oracle, train  # pylint: disable=g-import-not-at-top
   for seed in args.seeds:
     for row in args.rows:
       name = f'{row}+{args.tag}' if args.tag else row
@@ -59,12 +59,17 @@ def main():
       config = config_lib.load_config(os.path.join(ROOT, 'configs', 'synthetic.py'))
       config.data.data_dir = args.data
       config.seed = seed
-      config.ablation = '' if row == 'full' else row
+      config.ablation = '' if row in ('full', 'oracle') else row
       for field, value in overrides:
         set_field(config, field, value)
       start = time.time()
-      results = train.train_and_evaluate(
-          config, os.path.join(args.workroot, f'{name}_seed{seed}'))
+      if row == 'oracle':  # E_au on ideal landmark maps: the target path's ceiling
+        from au_jax.data import PreparedData  # pylint: disable=g-import-not-at-top
+        config = config_lib.prepare_config(config)
+        results = oracle.train_oracle(config, PreparedData(config))
+      else:
+        results = train.train_and_evaluate(
+            config, os.path.join(args.workroot, f'{name}_seed{seed}'))
       done[key] = {'row': name, 'seed': seed, 'seconds': time.time() - start,
                    'overrides': args.set,
                    **{split: {'f1_mean': r['f1_mean'], 'f1': r['f1'],
@@ -123,7 +128,7 @@ def set_field(config, field, value):
 def summarize(done):
   """A Markdown table: mean ± std (population std over seeds) and the per-seed values."""
   rows = {}
-  order = ['source_only', 'A', 'B', 'C', 'D', 'E', 'F', 'G']
+  order = ['source_only', 'oracle', 'A', 'B', 'C', 'D', 'E', 'F', 'G']
   rank = lambda row: (order.index(row.split('+')[0]) if row.split('+')[0] in order
                       else len(order), row)
   for key in sorted(done, key=lambda k: (rank(done[k]['row']), int(k.rsplit('seed', 1)[1]))):

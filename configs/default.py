@@ -57,9 +57,10 @@ def get_config():
   c.loss.adst = 1.2
   c.loss.au = 1.0
   c.loss.fl = 0.1
-  c.loss.sr = 100.0
-  # ADLD-only terms (0 = off): self-reconstruction G_st(F_sl, F_sb) vs F_s.
-  c.loss.self_reconstruction = 0.0
+  c.loss.sr = 100.0                # L_sr (Eq. 8), the six-pair sum, when the alignment scheme is on
+  # ADLD's terms, kept where the paper is silent (docs/method.md §3.6):
+  c.loss.cross_cycle = 40.0        # two-pair cross-cycle mean, when the alignment scheme is off
+  c.loss.self_reconstruction = 3.0  # G_st(sg(F_l), F_b) vs sg(F), both domains; 0 = off
   c.loss.au_loss = 'asymmetric'            # or 'bce' (ADLD's weighted BCE)
   c.loss.beta = 0.7
   c.loss.stop_focus_gradient = False       # ME-GraphAU's variant of Eq. 11

@@ -37,6 +37,11 @@ def add_parser(subparsers):
                  help='the checkpoint step (default: the best by validation F1)')
   p.add_argument('--output-dir', metavar='DIR',
                  help='where the JSON and CSV go (default: WORKDIR/evaluate)')
+  p.add_argument('--diagnostics', action='store_true',
+                 help='also: F1 at 0.5, F1 at thresholds chosen on the validation split '
+                      'and ROC-AUC of the source, target and direct paths; E_l landmark '
+                      'accuracy; linear AU probes on F_l, G_st output and F_b '
+                      '(writes step_<N>_diagnostics.json)')
   p.set_defaults(func=run, accepts_extra_args=True)
 
 
@@ -76,8 +81,10 @@ def check_same_model(config, workdir):
                        f'{theirs}')
 
 
-def evaluate_checkpoint(config, workdir, *, step=None, splits=None, data=None):
-  """(results {split: scores} as au_jax.train.evaluate returns them, step)."""
+def evaluate_checkpoint(config, workdir, *, step=None, splits=None, data=None,
+                        diagnostics=False):
+  """(results {split: scores} as au_jax.train.evaluate returns them, step, and the
+  report of au_jax.diagnostics.diagnose or None)."""
   import jax  # pylint: disable=g-import-not-at-top
   from au_jax import inference, train  # pylint: disable=g-import-not-at-top
   check_same_model(config, workdir)
@@ -93,7 +100,13 @@ def evaluate_checkpoint(config, workdir, *, step=None, splits=None, data=None):
     config.train.eval_batch_size = math.ceil(batch / jax.device_count()) * \
         jax.device_count()
   results = train.evaluate(predictor.model, predictor.variables, data, config, mesh, names)
-  return {n: results[n] for n in names}, predictor.step
+  report = None
+  if diagnostics:
+    from au_jax import diagnostics as diag  # pylint: disable=g-import-not-at-top
+    if jax.process_count() > 1:
+      raise InputError('--diagnostics runs on one process')
+    report = diag.diagnose(predictor.model, predictor.variables, data, predictor.config)
+  return {n: results[n] for n in names}, predictor.step, report
 
 
 # -- output --------------------------------------------------------------------------------
@@ -171,8 +184,9 @@ def run(args):
   config = train_cmd.load_config(args)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.set_visible_devices([], 'GPU')  # tf.data only; the accelerators are JAX's
-  results, step = evaluate_checkpoint(config, args.workdir, step=args.step,
-                                      splits=args.split)
+  results, step, report = evaluate_checkpoint(
+      config, args.workdir, step=args.step, splits=args.split,
+      diagnostics=args.diagnostics)
   if jax.process_index() != 0:
     return 0
   print(format_tables(results, step))
@@ -182,5 +196,12 @@ def run(args):
   write_json(base + '.json', results, step, os.path.abspath(args.workdir))
   with open(base + '.csv', 'w', newline='', encoding='utf-8') as f:
     csv.writer(f).writerows(csv_rows(results, step))
-  print(f'\nwrote {base}.json and {base}.csv')
+  written = f'{base}.json and {base}.csv'
+  if report is not None:
+    from au_jax import diagnostics  # pylint: disable=g-import-not-at-top
+    print('\n' + diagnostics.format_report(report))
+    with open(base + '_diagnostics.json', 'w', encoding='utf-8') as f:
+      json.dump(report, f, indent=1)
+    written = f'{base}.json, {base}.csv and {base}_diagnostics.json'
+  print(f'\nwrote {written}')
   return 0

@@ -190,23 +190,38 @@ class MultiTaskAUNet(nn.Module):
     mixed = self.feature_generator(landmark, background)
     return self.au_detector(mixed, train), self.landmark_branch_t(images, train)
 
+  def inference_outputs(self, images):
+    """Every intermediate of the inference paths, for diagnostics: AU logits of the
+    source path E_au(E_f^s(I)), the target path E_au(G_st(F_l, G_b(F))) and the direct
+    path E_au(F), F = E_f^t(I); E_l's logits, F_l, F_b and G_st's output."""
+    f_s = self._encode(images, 'source', False)
+    f_t = self._encode(images, 'target', False)
+    logits, landmark, background = self._separate(f_t, frozen=False)
+    mixed = self.feature_generator(landmark, background)
+    return {'au_source': self.au_detector(f_s, False),
+            'au_target': self.au_detector(mixed, False),
+            'au_direct': self.au_detector(f_t, False),
+            'landmark_logits': logits, 'F_l': landmark, 'F_b': background,
+            'reconstructed': mixed}
+
   def __call__(self, images_s, images_t, train: bool = False):
     """Runs every module once (used by `init`)."""
     f = self.features(images_s, images_t, train)
     return f, self.discriminate(f)
 
 
-def init_feature_encoders_from_branches(variables, domains=('s', 't')):
-  """After stage 1: E_f^s, E_f^t ← blocks 1–2 of their domain's landmark branch.
+def init_feature_encoders_from_branches(variables, sources=(('s', 's'), ('t', 't'))):
+  """After stage 1: E_f ← blocks 1–2 of a landmark branch (paper §4.1.2).
 
-  Copies params and batch statistics of the given domains ('s', 't'); returns a new
-  variables dict (pure).
+  `sources` pairs (encoder domain, branch domain): the paper's two extractors take their
+  own domain's branch; one shared E_f (ADLD's encoder) takes the source branch. Copies
+  params and batch statistics; returns a new variables dict (pure).
   """
   out = {}
   for collection, tree in variables.items():
     tree = dict(tree)
-    for d in domains:
-      encoder, branch = f'feature_encoder_{d}', f'landmark_branch_{d}'
+    for e, b in sources:
+      encoder, branch = f'feature_encoder_{e}', f'landmark_branch_{b}'
       if encoder in tree and branch in tree:
         # A copy, not an alias: the state's buffers are donated to the train step.
         front = jax.tree.map(jnp.copy, tree[branch]['front'])

@@ -5,12 +5,15 @@
 eye, 48-59 outer lips, 60-67 inner lips) in face units: eye centres near (+-0.5, 0), x to
 the image right, y down. face.py draws every feature through these points.
 
-AU displacements (intensity s in [0, 1], face units at s = 1; FACS manual):
-  AU1  inner brow ends up 0.14, outer ends barely.      AU2 outer brow ends up 0.14.
+AU displacements (intensity s in [0, 1], face units at s = 1, one face unit ≈ one
+inter-ocular distance; directions from the FACS manual; the AU1, AU2 and AU12 magnitudes
+from motion capture at maximal effort, docs/synthau.md):
+  AU1  inner brow ends up 0.17, outer ends barely.      AU2 outer brow ends up 0.17.
   AU4  brows down 0.03-0.10 and inner ends 0.06 towards the midline.
   AU6  lower lids up 0.045 and outer eye corners up (eyes narrowed from below).
   AU9  nostrils up 0.05 and flared, nose tip up, upper lip up 0.035.
-  AU12 lip corners up 0.075 (relative to the lip middle) and out 0.06, lips thinner.
+  AU12 lip corners up 0.117 (relative to the lip middle) and out 0.094 (0.15 in all),
+       lips thinner.
   AU15 lip corners down 0.06.
   AU17 lip line middle and lower lip up 0.03, lower lip thinner, chin up 0.035.
   AU25 inner lips part by 0.09 (teeth show).
@@ -42,8 +45,12 @@ HAIR = _rgb((22, 18, 16), (48, 32, 22), (92, 62, 38), (160, 120, 72), (212, 182,
 IRIS = _rgb((62, 40, 26), (102, 72, 42), (72, 112, 142), (82, 112, 72), (40, 30, 26))
 
 # Brow raise/lower profiles, outer -> inner end (face units at intensity 1).
-_AU1_UP = np.array([0.0, 0.03, 0.07, 0.11, 0.14])
-_AU2_UP = np.array([0.14, 0.13, 0.09, 0.04, 0.01])
+# Peaks of 0.17 inter-ocular distances: the measured brow lift (docs/synthau.md).
+_AU1_UP = np.array([0.0, 0.036, 0.085, 0.134, 0.17])
+_AU2_UP = np.array([0.17, 0.158, 0.109, 0.049, 0.012])
+# AU12 moves each lip corner 0.15 inter-ocular distances (measured smile), up and out
+# at about 51° from the horizontal.
+_AU12_UP, _AU12_OUT = 0.117, 0.094
 _AU4_DOWN = np.array([0.03, 0.05, 0.07, 0.09, 0.10])
 _AU4_IN = np.array([0.0, 0.01, 0.025, 0.04, 0.06])
 _BROW_ARCH = np.array([0.35, 0.9, 1.0, 0.75, 0.4])
@@ -129,9 +136,9 @@ def landmarks(ident, au):
   p[42:48] = mirror
 
   # Mouth: a lip line y = mid + curve * (x / half width)^2, lips around it.
-  cw = ident['mouth_w'] + 0.06 * s[12] + 0.01 * s[15]
+  cw = ident['mouth_w'] + _AU12_OUT * s[12] + 0.01 * s[15]
   mid = ident['mouth_y'] + 0.25 * jaw_drop - 0.03 * s[17]
-  curve = ident['mouth_curve'] - 0.075 * s[12] + 0.06 * s[15] + 0.03 * s[17]
+  curve = ident['mouth_curve'] - _AU12_UP * s[12] + 0.06 * s[15] + 0.03 * s[17]
   opening = s[25] * (0.09 + 0.7 * jaw_drop)
   thick_up = ident['lip_up'] * (1 - 0.3 * s[12]) + 0.035 * s[9]
   # With the lips kept together a dropped jaw stretches the lower lip down.
