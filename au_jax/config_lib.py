@@ -18,7 +18,7 @@ class ConfigError(ValueError):
   """A config value that cannot work; the message names the field."""
 
 
-# Table 7 rows (docs/method.md §5). A is ADLD (the paper's baseline BL): one shared E_f,
+# Table 7 rows (docs/method.md §9). A is ADLD (the paper's baseline BL): one shared E_f,
 # self-reconstruction and the two-pair cross-cycle term, weighted BCE, no landmark
 # branches (heat maps from the target annotations). B–G add SD/TD = source/target
 # landmark branch, AS = the six-pair alignment L_sr of Eq. 8 (in place of the cross-cycle

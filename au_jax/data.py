@@ -4,7 +4,7 @@ A data source gives numpy batches for this host:
   source_batches(start_step)  endless source-domain training batches from a position;
   target_batches(start_step)  endless target-domain batches (reshuffled when used up);
   eval_batches(split)         one pass over an evaluation split, padded, with `valid`;
-and knows `steps_per_epoch` (one epoch = one pass over the source training set, SPEC §4),
+and knows `steps_per_epoch` (one epoch = one pass over the source training set, docs/method.md §4),
 `au_weights` (from the source training split) and `eval_splits` {name: domain}.
 Positions make resuming exact: a stream restarted at step k yields what an
 uninterrupted stream yields from step k.
@@ -26,7 +26,7 @@ def _select_aus(batch, columns):
 
 
 class PreparedData:
-  """Reads the data sets written by `au-jax prepare` (SPEC §5) with the tf.data pipeline."""
+  """Reads the data sets written by `au-jax prepare` (docs/method.md §5) with the tf.data pipeline."""
 
   def __init__(self, config, process_index=0, process_count=1):
     from data_pipelines import input_pipeline, metadata  # pylint: disable=g-import-not-at-top

@@ -1,4 +1,4 @@
-"""Where the AU evidence goes in a trained model (docs/method.md §7).
+"""Where the AU evidence goes in a trained model (docs/method.md §10).
 
 For each inference path (source E_au(E_f^s(I)), target E_au(G_st(F_l, G_b(F))) and
 direct E_au(F), F = E_f^t(I)):

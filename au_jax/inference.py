@@ -5,7 +5,7 @@
     out = predictor(faces)          # aligned crops (B, 176, 176, 3): uint8 RGB or [-1, 1]
     out.au_probs, out.landmarks     # (B, n_au) probabilities, (B, 49, 2) crop pixels
 
-Two inference paths (SPEC §2): 'target' = the reconstruction path
+Two inference paths (docs/method.md §2): 'target' = the reconstruction path
 E_au(G_st(F_l, G_b(E_f^t(I)))) for faces in the wild, 'source' = E_au(E_f^s(I)) for
 lab-like faces; `predictor(x, path='source')` picks one. `predictor.apply(path)` is the
 same computation as a pure function `(variables, images) -> Prediction`, to jit, vmap or
@@ -16,7 +16,7 @@ partial restore): no optimiser state, no discriminators, no training data. Array
 placed on one device (or a given sharding) whatever device count wrote the checkpoint.
 
 Raw photos: `predictor.predict_faces(rgb)` detects faces with dlib (the `[faces]`
-extra), aligns them as training did (SPEC §5) and maps the model's landmarks back to
+extra), aligns them as training did (docs/method.md §5) and maps the model's landmarks back to
 the photo's pixels.
 """
 
@@ -421,7 +421,7 @@ def crop_to_image(points, transform):
 
 def find_faces(image, detector, crop_size, aligned_size, max_size=1600, timer=None):
   """Detects faces and aligns each as training did (align to `aligned_size`, centre crop
-  `crop_size`, SPEC §5), in one warp per face.
+  `crop_size`, docs/method.md §5), in one warp per face.
 
   Images larger than `max_size` are first shrunk (INTER_AREA) for detection and
   alignment: faster, and it avoids the aliasing of a large one-step warp; every

@@ -1,6 +1,6 @@
-"""Landmark conventions shared by the models, the losses and the data pipelines (SPEC §3, §5).
+"""Landmark conventions shared by the models, the losses and the data pipelines (docs/method.md §3, §5).
 
-All indices here are 0-based; the SPEC's 1-based lists are converted once, below.
+All indices here are 0-based; the 1-based lists of docs/method.md §5 are converted once, below.
 """
 
 import numpy as np
@@ -13,7 +13,7 @@ INDICES_68_TO_49 = np.array([i for i in range(68) if i not in _DROP_68])
 # 66 -> 49 (DISFA): drop the contour (1-17) only.
 INDICES_66_TO_49 = np.arange(17, 66)
 
-# Horizontal flip reorders the 49 points (SPEC §5, 1-based reflect list).
+# Horizontal flip reorders the 49 points (docs/method.md §5, 1-based reflect list).
 _REFLECT_49_ONE_BASED = (
     10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 11, 12, 13, 14, 19, 18, 17, 16, 15, 29, 28, 27, 26, 31,
     30, 23, 22, 21, 20, 25, 24, 38, 37, 36, 35, 34, 33, 32, 43, 42, 41, 40, 39, 46, 45, 44,
@@ -46,7 +46,7 @@ def eye_centres(landmarks, xp=np):
 
 
 def inter_ocular_distance(landmarks, xp=np):
-  """Distance between the eye centres, the normaliser of Eq. 1 and of the NME (SPEC §6)."""
+  """Distance between the eye centres, the normaliser of Eq. 1 and of the NME (docs/method.md §6)."""
   left, right = eye_centres(landmarks, xp)
   return xp.sqrt(xp.sum((left - right) ** 2, axis=-1))
 
@@ -66,7 +66,7 @@ def refine_au_centres(landmarks, xp=np):
 
   ruler = |x_22 - x_25| (0-based, the inner eye corners); then y_4, y_5 -= ruler/2;
   y_1, y_8 -= ruler/3; y_2, y_7 += ruler/3; y_24, y_29 += ruler; y_15, y_17 -= ruler/2;
-  y_39, y_41 += ruler/2 (SPEC §3, Eq. 2 notes).
+  y_39, y_41 += ruler/2 (docs/method.md §3, Eq. 2 notes).
   """
   ruler = xp.abs(landmarks[..., 22, 0] - landmarks[..., 25, 0])
   moves = ((4, -0.5), (5, -0.5), (1, -1 / 3), (8, -1 / 3), (2, 1 / 3), (7, 1 / 3),

@@ -1,6 +1,6 @@
-"""Every loss of the paper (SPEC §3), each a pure function of arrays.
+"""Every loss of the paper (docs/method.md §3), each a pure function of arrays.
 
-Equation numbers refer to Shang & Liu's paper; the paper's typos are fixed as SPEC §3 says
+Equation numbers refer to Shang & Liu's paper; the paper's typos are fixed as docs/method.md §3 says
 (positive L_fl, negative log-likelihood in L_lr, 0-based heat-map indices, the AU weight
 formula). Shapes: B batch, d heat-map side, n landmarks, n_au AUs, features NHWC.
 """

@@ -1,4 +1,4 @@
-"""Evaluation metrics of SPEC §6, in NumPy (they run on the host after inference)."""
+"""Evaluation metrics of docs/method.md §6, in NumPy (they run on the host after inference)."""
 
 import numpy as np
 

@@ -14,7 +14,7 @@ sg = jax.lax.stop_gradient
 
 
 def heatmap_indices(outputs, batch, loss_cfg, crop_size):
-  """Heat-map targets (Eq. 2) of both domains (SPEC §2 step 5).
+  """Heat-map targets (Eq. 2) of both domains (docs/method.md §2 step 6).
 
   Source: the annotations. Target: the target landmark branch's prediction FL_t with
   stop-gradient (the paper), or the target annotations (`target_heatmaps='annotation'`).

@@ -1,4 +1,4 @@
-"""Optimiser groups (SPEC §4) keyed on the model's top-level module names."""
+"""Optimiser groups (docs/method.md §4) keyed on the model's top-level module names."""
 
 GROUPS = {
     'discriminators': ('landmark_discriminator', 'domain_discriminator_s',
@@ -30,7 +30,7 @@ def _label_tree(tree, label):
   return label
 
 
-# -- schedules and optimisers (SPEC §4) ---------------------------------------------------
+# -- schedules and optimisers (docs/method.md §4) ---------------------------------------------------
 
 import optax  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -43,7 +43,7 @@ def split_params(params, groups):
 
 
 def stage1_schedule(cfg, steps_per_epoch):
-  """lr × decay_factor every `decay_every_epochs` epochs (SPEC §4: ×0.5 every 10)."""
+  """lr × decay_factor every `decay_every_epochs` epochs (docs/method.md §4: ×0.5 every 10)."""
   return optax.exponential_decay(
       cfg.learning_rate, transition_steps=cfg.decay_every_epochs * steps_per_epoch,
       decay_rate=cfg.decay_factor, staircase=True)
@@ -67,7 +67,7 @@ def stage2_schedule(learning_rate, steps_per_epoch, constant_epochs, decay_epoch
 
 
 def stage2_schedules(cfg, steps_per_epoch):
-  """{group: schedule} for the four optimiser groups of SPEC §4."""
+  """{group: schedule} for the four optimiser groups of docs/method.md §4."""
   return {name: stage2_schedule(g.learning_rate, steps_per_epoch, cfg.constant_epochs,
                                 cfg.decay_epochs)
           for name, g in cfg.groups.items()}
@@ -82,7 +82,7 @@ def stage2_optimizers(cfg, steps_per_epoch):
 
   Two separate optax transformations with separate states: inside one multi_transform a
   group still advances its Adam moments and count on steps where its gradient is zero,
-  so the discriminator step and the generator step must not share a state (SPEC §4).
+  so the discriminator step and the generator step must not share a state (docs/method.md §4).
   The second one is an `optax.multi_transform` over the generators, task and landmark
   groups, labelled by top-level module name.
   """

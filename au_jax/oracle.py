@@ -1,4 +1,4 @@
-"""The ceiling of the target path (docs/method.md §7): E_au on ideal landmark maps.
+"""The ceiling of the target path (docs/method.md §10): E_au on ideal landmark maps.
 
 The target path reads AUs through F_l, the per-pixel sum of E_l's 49 soft-max maps. A
 perfect E_l puts each landmark's whole mass on its heat-map cell (Eq. 2, after the AU

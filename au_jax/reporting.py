@@ -1,5 +1,5 @@
 """What a user sees of a run: a progress line, TensorBoard summaries (CLU writer) and
-WORKDIR/metrics.jsonl (SPEC §8: one JSON object per logged step or evaluation)."""
+WORKDIR/metrics.jsonl (docs/method.md §8: one JSON object per logged step or evaluation)."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""Two-stage training (SPEC §2–4). Everything here is importable and testable;
+"""Two-stage training (docs/method.md §2–4). Everything here is importable and testable;
 `au-jax train` only parses flags and calls `train_and_evaluate`.
 
 Data parallelism is global-view: each step is written for one device and `jax.jit`-ed
@@ -42,7 +42,7 @@ class TrainState:
   params: Any
   batch_stats: Any
   opt_g: Any   # stage 1: landmark branches; stage 2: generators + task + landmark groups
-  opt_d: Any   # stage 2: discriminators, a state of its own (SPEC §4); () otherwise
+  opt_d: Any   # stage 2: discriminators, a state of its own (docs/method.md §4); () otherwise
 
 
 # -- devices ------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def make_stage1_step(model, config, steps_per_epoch):
 
 def make_stage2_step(model, config, steps_per_epoch, au_weights, update_generators=True):
   """One stage-2 iteration: discriminators first, then everything else against the
-  updated discriminators (ADLD order, SPEC §2–4). With update_generators=False only
+  updated discriminators (ADLD order, docs/method.md §2–4). With update_generators=False only
   the discriminator half runs (tests check it touches nothing else).
 
   The generator-side forward graph runs once: its pullback (jax.vjp) is kept, the
@@ -248,7 +248,7 @@ def jit_step(step_fn, mesh):
 # -- evaluation ---------------------------------------------------------------------------
 
 def eval_path(config, domain):
-  """Which inference path a domain's images take (SPEC §2): 'source' or 'target'."""
+  """Which inference path a domain's images take (docs/method.md §2): 'source' or 'target'."""
   if mode(config) == 'source_only':
     return 'source'
   return domain

@@ -6,8 +6,8 @@
 For each workdir (its best checkpoint by validation F1) and each test split, the average F1
 through:
 
-- source:     E_au(E_f^s(I))                         (SPEC §2, source inference)
-- target:     E_au(G_st(F_l, G_b(F))), F = E_f^t(I)  (SPEC §2, target inference)
+- source:     E_au(E_f^s(I))                         (docs/method.md §2, source inference)
+- target:     E_au(G_st(F_l, G_b(F))), F = E_f^t(I)  (docs/method.md §2, target inference)
 - direct_t:   E_au(E_f^t(I))                          (no reconstruction)
 - recon_s:    E_au(G_st(F_l, G_b(F))), F = E_f^s(I)  (reconstruction of source features)
 - target_mixbg: the target path with the background F_b of another image of the batch

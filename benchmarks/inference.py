@@ -2,7 +2,7 @@
 
     python benchmarks/inference.py [--config configs/default.py] [--frames 120]
 
-1. Images per second of both inference paths (SPEC §2) at the config's crop size (176
+1. Images per second of both inference paths (docs/method.md §2) at the config's crop size (176
    for the paper) for batches of 1 and 64, after compilation, with random weights (speed
    does not depend on the values).
 2. `au-jax predict` frames per second on a generated 640x360 video with one face per

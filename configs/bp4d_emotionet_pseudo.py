@@ -1,4 +1,4 @@
-"""Table 2 "Ours-P": as bp4d_emotionet.py plus target pseudo labels (SPEC §2.6).
+"""Table 2 "Ours-P": as bp4d_emotionet.py plus target pseudo labels (docs/method.md §2.6).
 
 Prepare EmotioNet with OpenFace's AU occurrences as pseudo labels:
   au-jax prepare --format emotionet --input /data/EmotioNet --output data/prepared \

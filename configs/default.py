@@ -1,4 +1,4 @@
-"""The paper's hyper-parameters (SPEC §3–4): BP4D source → EmotioNet target, 176 crops.
+"""The paper's hyper-parameters (docs/method.md §3–4): BP4D source → EmotioNet target, 176 crops.
 
 Override on the command line, e.g. `--config.stage2.batch_size=16`, or import this file
 from a smaller config and change a few fields (see `configs/tiny.py`).
@@ -22,7 +22,7 @@ def get_config():
   c.data.aligned_size = 200
   c.data.crop_size = 176          # l; the heat-map side is d = l / 4
   c.data.pseudo_labels = False    # the paper's "-P" mode: target pseudo AU labels
-  # Subject-independent fold 0 of 3 (SPEC §5): train on folds 1+2, test on fold 0.
+  # Subject-independent fold 0 of 3 (docs/method.md §5): train on folds 1+2, test on fold 0.
   c.data.source_train_split = 'fold1+fold2'
   c.data.target_train_split = 'train'
   c.data.source_eval_splits = ('fold0',)
@@ -46,7 +46,7 @@ def get_config():
   c.model.au_hidden = 64
   c.model.projector_hidden = 64
   c.model.share_feature_encoder = False    # True = one E_f for both domains (ADLD)
-  # SPEC §2 step 3 mixes sg(F_l) into G_st. False lets the AU loss on F_sltb reach E_l and
+  # docs/method.md §2 step 3 mixes sg(F_l) into G_st. False lets the AU loss on F_sltb reach E_l and
   # E_f^s through F_l: a diagnostic switch (README, Table 7 analogue), not the paper.
   c.model.mix_stop_gradient = True
 

@@ -1,4 +1,4 @@
-"""Table 3 "Ours-P": as disfa_emotionet.py plus target pseudo labels (SPEC §2.6)."""
+"""Table 3 "Ours-P": as disfa_emotionet.py plus target pseudo labels (docs/method.md §2.6)."""
 
 from configs import disfa_emotionet
 

@@ -1,4 +1,4 @@
-"""Face alignment on 49 landmarks, as ADLD's `align_face_49pts` does (SPEC §5).
+"""Face alignment on 49 landmarks, as ADLD's `align_face_49pts` does (docs/method.md §5).
 
 Eye centres (means of 0-based landmarks 19-24 and 25-30) are rotated level; the box
 around the two eye centres and landmarks 13, 31 and 37 (after rotation) is enlarged 2.8

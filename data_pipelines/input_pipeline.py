@@ -192,7 +192,7 @@ def create_dataset(data_dir, name, split, *, global_batch_size, train, seed=0,
 def target_iterator(data_dir, name, split='train', *, global_batch_size, seed=0, **kwargs):
   """Endless numpy batches of the target domain: reshuffled and restarted when used up.
 
-  SPEC §4: one epoch is one pass over the source set; the target set just keeps coming.
+  docs/method.md §4: one epoch is one pass over the source set; the target set just keeps coming.
   """
   ds = create_dataset(data_dir, name, split, global_batch_size=global_batch_size,
                       train=True, seed=seed, num_epochs=None, **kwargs)

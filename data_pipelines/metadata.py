@@ -2,7 +2,7 @@
 
 `prepare` stores it as `metadata.json` next to the TFDS files. AU occurrence rates come
 from labelled frames only; the loss weights are w_i = n_au (1/r_i) / sum_j (1/r_j)
-(SPEC §3). An AU with no positive (or no labelled) frame in the training split gets
+(docs/method.md §3). An AU with no positive (or no labelled) frame in the training split gets
 weight 0 and the other weights are normalised over the rest.
 """
 
@@ -105,7 +105,7 @@ class DatasetMetadata:
     return occurrence_rates(positives, labelled)
 
   def weights(self, split):
-    """AU loss weights (SPEC §3) computed from `split`."""
+    """AU loss weights (docs/method.md §3) computed from `split`."""
     return loss_weights(self.rates(split))
 
 

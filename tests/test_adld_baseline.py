@@ -1,4 +1,4 @@
-"""Table 7's row A is ADLD as its public code trains it (docs/method.md §5): its config,
+"""Table 7's row A is ADLD as its public code trains it (docs/method.md §9): its config,
 its optimiser groups and, term by term, its total loss. The gradient routes of row A
 (ADLD's stop-gradients) are checked in test_forward_graph.py."""
 

@@ -1,4 +1,4 @@
-"""Diagnostics of `au-jax evaluate --diagnostics` and the oracle row (docs/method.md §7)."""
+"""Diagnostics of `au-jax evaluate --diagnostics` and the oracle row (docs/method.md §10)."""
 
 import json
 

@@ -1,5 +1,5 @@
 """The stage-2 forward graph at tiny size: runs under jit, and each loss term's gradient
-reaches exactly the parameters SPEC §2–3 say it should."""
+reaches exactly the parameters docs/method.md §2–3 say it should."""
 
 import functools
 import os
@@ -186,7 +186,7 @@ def test_inference_paths_run_under_jit(tiny_model):
 
 @pytest.mark.parametrize('stop', [True, False])
 def test_mix_stop_gradient_switch(tiny_model, stop):
-  # SPEC §2 step 3: the AU logits of F_sltb never train E_l; the diagnostic switch
+  # docs/method.md §2 step 3: the AU logits of F_sltb never train E_l; the diagnostic switch
   # (config.model.mix_stop_gradient=False) lets them.
   model, variables, xs, xt = tiny_model
   model = model.clone(mix_stop_gradient=stop)

@@ -1,4 +1,4 @@
-"""Each loss of SPEC §3 against a direct NumPy computation, with the edge cases."""
+"""Each loss of docs/method.md §3 against a direct NumPy computation, with the edge cases."""
 
 import jax
 import jax.numpy as jnp
@@ -96,7 +96,7 @@ def test_heatmap_indices_of_a_flipped_sample():
   rng = np.random.default_rng(2)
   points = random_landmarks(rng, batch=2)
   flipped = lm.flip_horizontal(points, 176)
-  # Independent flip: mirror x, then reorder with the 1-based reflect list of SPEC §5.
+  # Independent flip: mirror x, then reorder with the 1-based reflect list of docs/method.md §5.
   reflect = np.array([10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 11, 12, 13, 14, 19, 18, 17, 16, 15,
                       29, 28, 27, 26, 31, 30, 23, 22, 21, 20, 25, 24, 38, 37, 36, 35, 34,
                       33, 32, 43, 42, 41, 40, 39, 46, 45, 44, 49, 48, 47]) - 1

@@ -1,4 +1,4 @@
-"""Shapes and parameter counts of every module of SPEC §1."""
+"""Shapes and parameter counts of every module of docs/method.md §1."""
 
 import flax.linen as nn
 import jax
@@ -10,7 +10,7 @@ from au_jax import config_lib
 from au_jax import models
 from au_jax.models import layers
 
-# ADLD's PyTorch parameter counts (SPEC §1, 6 AUs). PyTorch counts BN scale and bias as
+# ADLD's PyTorch parameter counts (docs/method.md §1, 6 AUs). PyTorch counts BN scale and bias as
 # parameters and running statistics as buffers, as Flax's 'params'/'batch_stats' do.
 ADLD_COUNTS = {
     'feature_encoder_s': 65_956, 'feature_encoder_t': 65_956,
@@ -112,7 +112,7 @@ def test_prelu_slope_and_norm_conventions(paper_config, tiny_model):
   # Instance norm has no parameters: E_l's layers hold only conv and PReLU.
   for name, layer in real['params']['landmark_encoder'].items():
     assert set(layer) <= {'Conv_0', 'PReLU_0', 'kernel', 'bias'}, name
-  # BN keeps running statistics where SPEC says BN: branches, E_f, E_au; not E_l, G_b.
+  # BN keeps running statistics where docs/method.md §1 says BN: branches, E_f, E_au; not E_l, G_b.
   stats = variables['batch_stats']
   assert {'landmark_branch_s', 'landmark_branch_t', 'shared_blocks', 'feature_encoder_s',
           'feature_encoder_t', 'au_detector'} == set(stats)

@@ -19,7 +19,7 @@ from data_pipelines import testing
 LEFT_EYE, RIGHT_EYE = np.array([203.5, 101.0]), np.array([247.0, 103.5])
 IOD = np.linalg.norm(RIGHT_EYE - LEFT_EYE)  # 43.6 pixels
 # A detected eye centre counts as "on the eye" within 10% of the inter-ocular distance:
-# the failure threshold of the paper's landmark metric (Table 6, SPEC §6). That is 4.4
+# the failure threshold of the paper's landmark metric (Table 6, docs/method.md §6). That is 4.4
 # pixels here, about half the eye's width, so a landmark on the brow or the nose fails.
 TOLERANCE = 0.10
 HUGE = 6   # the huge image is astronaut() scaled 6x: 3072 x 3072

@@ -1,4 +1,4 @@
-"""Training (SPEC §2–4): schedules, the stage steps, resume, NaN stop, multi-device."""
+"""Training (docs/method.md §2–4): schedules, the stage steps, resume, NaN stop, multi-device."""
 
 import functools
 import json

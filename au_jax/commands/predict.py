@@ -1,8 +1,8 @@
 """`au-jax predict`: AUs and landmarks of the faces in photos, folders and videos.
 
 Each image or video frame: dlib finds the faces and their 68 landmarks, each face is
-aligned exactly as training data were (SPEC §5), the faces of many frames go through the
-network in fixed-size jitted batches, and one CSV row per face is written (SPEC §8), with
+aligned exactly as training data were (docs/method.md §5), the faces of many frames go through the
+network in fixed-size jitted batches, and one CSV row per face is written (docs/method.md §8), with
 `success=0` rows for frames without a face. The library side is
 `au_jax.inference.find_faces` and `Predictor`; this module walks files, batches, writes.
 """

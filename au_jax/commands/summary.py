@@ -7,7 +7,7 @@ def add_parser(subparsers):
   p = subparsers.add_parser(
       'summary', help='print every module of a config with its parameter count',
       description='Builds the model of a config (without data) and prints each module '
-                  "of SPEC §1, its optimiser group and its parameter count.",
+                  "of docs/method.md §1, its optimiser group and its parameter count.",
       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
   p.add_argument('--config', default='configs/default.py',
                  help='an ml_collections config file with get_config()')

@@ -1,4 +1,4 @@
-"""One Linen module per component of the paper (SPEC §1), and the model that joins them."""
+"""One Linen module per component of the paper (docs/method.md §1), and the model that joins them."""
 
 from au_jax.models.au_detector import AUDetector
 from au_jax.models.background_generator import BackgroundGenerator

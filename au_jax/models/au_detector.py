@@ -1,4 +1,4 @@
-"""E_au, the AU detector (paper §3.5; SPEC §1): one small conv head per AU."""
+"""E_au, the AU detector (paper §3.5; docs/method.md §1): one small conv head per AU."""
 
 import flax.linen as nn
 import jax.numpy as jnp

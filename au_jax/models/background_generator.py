@@ -1,4 +1,4 @@
-"""G_b, the background feature generator (paper §3.3, Eqs. 5–6; SPEC §1).
+"""G_b, the background feature generator (paper §3.3, Eqs. 5–6; docs/method.md §1).
 
 Its input is stop_gradient(F) (ADLD): the adversarial loss L_adlb trains G_b only and never
 reaches E_f. The caller applies the stop-gradient (see `MultiTaskAUNet`).

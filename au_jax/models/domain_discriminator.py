@@ -1,4 +1,4 @@
-"""D_d, the feature-domain discriminator, one per domain (paper §3.3, Eq. 7; SPEC §1)."""
+"""D_d, the feature-domain discriminator, one per domain (paper §3.3, Eq. 7; docs/method.md §1)."""
 
 import flax.linen as nn
 import jax.numpy as jnp

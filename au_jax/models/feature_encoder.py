@@ -1,4 +1,4 @@
-"""E_f, the initial facial feature extractor (paper §3.2, SPEC §1).
+"""E_f, the initial facial feature extractor (paper §3.2, docs/method.md §1).
 
 Blocks 1–2 of the landmark-branch structure followed by tanh. Its parameters have the same
 tree as a landmark branch's `front` blocks, so stage 1 can initialise E_f^s and E_f^t by

@@ -1,4 +1,4 @@
-"""G_st (the paper's G_sl), the feature generator (paper §3.3, Eq. 7; SPEC §1).
+"""G_st (the paper's G_sl), the feature generator (paper §3.3, Eq. 7; docs/method.md §1).
 
 Mixes a landmark feature F_l with a background feature F_b into a facial feature, e.g.
 F_sltb = G_st(F_sl, F_tb): the source face on the target background.

@@ -1,4 +1,4 @@
-"""Facial landmark detection branch (paper §3.2, SPEC §1): five conv blocks, CBAM, two FCs.
+"""Facial landmark detection branch (paper §3.2, docs/method.md §1): five conv blocks, CBAM, two FCs.
 
 Two branches exist, one per domain; blocks 3–4 are one set of parameters shared by both,
 so the shared blocks are built by the parent module and passed in.

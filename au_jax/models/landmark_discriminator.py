@@ -1,4 +1,4 @@
-"""D_l, the landmark discriminator on background features (paper §3.3, Eq. 4; SPEC §1)."""
+"""D_l, the landmark discriminator on background features (paper §3.3, Eq. 4; docs/method.md §1)."""
 
 import flax.linen as nn
 

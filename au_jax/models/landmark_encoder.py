@@ -1,4 +1,4 @@
-"""E_l, the facial texture (landmark) encoder (paper §3.3, Eq. 3; SPEC §1)."""
+"""E_l, the facial texture (landmark) encoder (paper §3.3, Eq. 3; docs/method.md §1)."""
 
 import flax.linen as nn
 import jax.numpy as jnp

@@ -1,4 +1,4 @@
-"""Building blocks shared by the modules of SPEC §1.
+"""Building blocks shared by the modules of docs/method.md §1.
 
 Conventions that make the Flax modules match ADLD's PyTorch ones:
 - PReLU has one learnable slope per layer initialised to 0.25 (PyTorch's default; Flax's

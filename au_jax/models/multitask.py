@@ -1,6 +1,6 @@
-"""The whole multi-task model (paper Fig. 2) and its stage-2 forward graph (SPEC §2).
+"""The whole multi-task model (paper Fig. 2) and its stage-2 forward graph (docs/method.md §2).
 
-`MultiTaskAUNet` owns every module of SPEC §1 as a named child; the top-level names are
+`MultiTaskAUNet` owns every module of docs/method.md §1 as a named child; the top-level names are
 what the optimiser groups partition on (see `au_jax.optim`):
 
   landmark_branch_s, landmark_branch_t, shared_blocks     two landmark branches, blocks 3–4 shared
@@ -15,7 +15,7 @@ what the optimiser groups partition on (see `au_jax.optim`):
 
 Methods: `features` (the generator side of one stage-2 iteration), `discriminate`
 (D_l and both D_d on given features), `landmarks` (stage 1), `predict_source` and
-`predict_target` (inference, SPEC §2 last paragraph).
+`predict_target` (inference, docs/method.md §2 last paragraph).
 
 Feature names follow the paper: F_sltb is the source face on the target background;
 a `_prime` suffix marks the second, cross-cyclic round (the paper's F'_s, F'_sl, ...).
@@ -54,7 +54,7 @@ class MultiTaskAUNet(nn.Module):
   au_hidden: int = 64
   projector_hidden: int = 64
   share_feature_encoder: bool = False
-  mix_stop_gradient: bool = True  # sg(F_l) into G_st (SPEC §2 step 3); False: diagnostic
+  mix_stop_gradient: bool = True  # sg(F_l) into G_st (docs/method.md §2 step 3); False: diagnostic
   # Forward-graph switches (set from the loss config; see `au_jax.configs_lib`).
   use_projectors: bool = True
   self_reconstruction: bool = False
@@ -94,7 +94,7 @@ class MultiTaskAUNet(nn.Module):
     return self.feature_encoder_s(images, train)
 
   def _frozen_landmark_encoder(self, features):
-    """E_l' : E_l with stop-gradient parameters, for generated features (SPEC §2 step 4).
+    """E_l' : E_l with stop-gradient parameters, for generated features (docs/method.md §2 step 4).
 
     The landmark loss on generated features then trains the generators, never E_l.
     """
@@ -121,7 +121,7 @@ class MultiTaskAUNet(nn.Module):
             self.landmark_branch_t(images_t, train))
 
   def features(self, images_s, images_t, train: bool):
-    """The generator side of one stage-2 iteration (SPEC §2 steps 1–6).
+    """The generator side of one stage-2 iteration (docs/method.md §2 steps 1–7).
 
     Returns a dict of every feature and prediction the losses need; discriminators are
     applied separately by `discriminate` so the two optimiser steps can share this pass.

@@ -1,4 +1,4 @@
-"""ADLD / JAA-Net list files (SPEC §5): a conversion path for existing users.
+"""ADLD / JAA-Net list files (docs/method.md §5): a conversion path for existing users.
 
 Per list prefix P: `P_path.txt` (one image path a line, relative to --image-root),
 `P_land.txt` (2n numbers a line, x1 y1 x2 y2 ..., already aligned 200x200 coordinates),

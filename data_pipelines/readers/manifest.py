@@ -1,4 +1,4 @@
-"""Manifest CSV reader (SPEC §8), the generic route into `prepare`.
+"""Manifest CSV reader (docs/method.md §8), the generic route into `prepare`.
 
 Header columns: `image` (relative to the CSV's folder, or absolute), `subject`,
 `x1,y1,...,xN,yN` (N = 68, 66 or 49; original pixels), `AU<k>` (1, 0 or empty).

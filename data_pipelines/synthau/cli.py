@@ -16,7 +16,7 @@ def add_parser(subparsers):
                    '(frontal, plain, subject-disjoint splits; PNG) and a wild domain (pose, '
                    'clutter, lighting, occluders, blur, noise; JPEG) whose train split is '
                    'unlabelled. Writes OUTPUT/{lab,wild}/manifest.csv (the manifest CSV of '
-                   'SPEC §8, 68 landmarks, AU1 AU2 AU4 AU6 AU9 AU12 AU15 AU17 AU25 AU26), '
+                   'docs/method.md §8, 68 landmarks, AU1 AU2 AU4 AU6 AU9 AU12 AU15 AU17 AU25 AU26), '
                    'the images and OUTPUT/synthau.json.'))
   parser.add_argument('--output', '-o', default=os.path.join('data', 'synthau'), metavar='DIR',
                       help='folder to write into (default: %(default)s)')

@@ -1,4 +1,4 @@
-"""Writes SynthAU: lab and wild manifests (SPEC §8) with their images, from one seed.
+"""Writes SynthAU: lab and wild manifests (docs/method.md §8) with their images, from one seed.
 
 Layout under `out_dir`:
   lab/manifest.csv, lab/images/<split>/<subject>/<k>.png

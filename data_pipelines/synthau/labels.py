@@ -5,7 +5,7 @@ on its AUs with the prototype's probabilities; then each AU is switched on indep
 with an "extra" probability chosen so that P(AU) equals the domain's target exactly:
   target = 1 - (1 - prototype marginal) * (1 - extra).
 The extras are the "random single AUs" of real data (talking, mouth opening, blinks).
-Targets follow the BP4D/DISFA occurrence rates (SPEC §5); the wild mix is a little
+Targets follow the BP4D/DISFA occurrence rates (docs/method.md §5); the wild mix is a little
 different, a mild label shift like EmotioNet's.
 """
 
