@@ -25,7 +25,7 @@ SUBCOMMANDS = {
 }
 
 # Errors that are the user's input, not our bug: printed as one line, exit code 2.
-_USER_ERRORS = ('ConfigError', 'DataError', 'InputError')
+_USER_ERRORS = ('ConfigError', 'DataError', 'InputError', 'GeometryError')
 
 
 def build_parser():
@@ -52,7 +52,7 @@ def main(argv=None):
     print(f'au-jax {args.command}: error: {e}', file=sys.stderr)
     return 2
   except Exception as e:  # pylint: disable=broad-except
-    if type(e).__name__ in _USER_ERRORS:
+    if any(cls.__name__ in _USER_ERRORS for cls in type(e).__mro__):
       print(f'au-jax {args.command}: error: {e}', file=sys.stderr)
       return 2
     raise

@@ -16,8 +16,8 @@ partial restore): no optimiser state, no discriminators, no training data. Array
 placed on one device (or a given sharding) whatever device count wrote the checkpoint.
 
 Raw photos: `predictor.predict_faces(rgb)` detects faces with dlib (the `[faces]`
-extra), aligns them as training did (docs/method.md §5) and maps the model's landmarks back to
-the photo's pixels.
+extra), aligns them as training did (`au_jax.geometry.faces`, docs/method.md §5) and maps
+the model's landmarks back to the photo's pixels.
 """
 
 import dataclasses
@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from au_jax import config_lib
-from au_jax import landmarks as lm
+from au_jax.geometry import landmarks as lm
 
 PATHS = ('source', 'target')
 CONFIG_FILE = 'config.json'
@@ -165,9 +165,11 @@ class Predictor:
 
   def predict_faces(self, image, detector=None, path=None, max_size=1600, batch_size=8):
     """Detects, aligns and predicts every face of an RGB photo; returns a list of Face.
-    detector: default DlibDetector() (loaded once)."""
-    detector = detector or default_detector()
-    faces = find_faces(image, detector, self.crop_size, self.aligned_size, max_size)
+    detector: default `geometry.faces.DlibDetector()` (loaded once)."""
+    from au_jax.geometry import faces as faces_lib  # pylint: disable=g-import-not-at-top
+    detector = detector or faces_lib.default_detector()
+    faces = faces_lib.find_faces(image, detector, self.crop_size, self.aligned_size,
+                                 max_size)
     if faces:
       out = self.predict_batches(np.stack([f.crop for f in faces]), batch_size, path)
       for face, probs, points in zip(faces, out.au_probs, out.landmarks):
@@ -325,138 +327,3 @@ def load(checkpoint, *, step=None, config=None, path=None, sharding=None):
   variables, step, _ = restore_variables(
       stage_dir, step if step is not None else named_step, shapes, sharding)
   return Predictor(model, variables, config, step=step, path=path, checkpoint=stage_dir)
-
-
-# -- faces in the wild ---------------------------------------------------------------------
-
-def as_rgb(image):
-  """Any decoded image array -> (H, W, 3) uint8 RGB: greyscale is repeated, alpha is
-  composited over the alignment border grey, 16-bit and float [0, 1] are rescaled."""
-  image = np.asarray(image)
-  if image.dtype == np.uint16:
-    image = (image >> 8).astype(np.uint8)
-  elif np.issubdtype(image.dtype, np.floating):
-    image = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
-  elif image.dtype != np.uint8:
-    raise InputError(f'image of dtype {image.dtype}: expected uint8, uint16 or float')
-  if image.ndim == 3 and image.shape[-1] == 1:
-    image = image[..., 0]
-  if image.ndim == 2:
-    return np.stack([image] * 3, axis=-1)
-  if image.ndim != 3 or image.shape[-1] not in (3, 4):
-    raise InputError(f'image of shape {image.shape}: expected (H, W), (H, W, 3) or '
-                     '(H, W, 4)')
-  if image.shape[-1] == 4:
-    from data_pipelines.align import BORDER_VALUE  # pylint: disable=g-import-not-at-top
-    alpha = image[..., 3:].astype(np.float32) / 255.0
-    rgb = image[..., :3] * alpha + np.float32(BORDER_VALUE[0]) * (1.0 - alpha)
-    return np.round(rgb).astype(np.uint8)
-  return image
-
-
-class DlibDetector:
-  """dlib's HOG face detector and 68-point shape predictor (the `[faces]` extra).
-
-  upsample: 0 finds faces of about 80 pixels and more, 1 down to about 40 (4x slower;
-  such small faces are upscaled 2-4x by alignment, little use for AUs).
-  min_score: the detector's score threshold. dlib's own is 0, but its HOG model then
-  also fires on round, textured things (the mission patch of scikit-image's astronaut
-  scores 0.04-0.12 while her face scores 1.5); 0.3 drops those and keeps clear faces.
-  """
-
-  def __init__(self, upsample=0, min_score=0.3):
-    from data_pipelines import faces  # pylint: disable=g-import-not-at-top
-    try:
-      import dlib  # pylint: disable=g-import-not-at-top
-    except ImportError:
-      from data_pipelines.errors import DataError  # pylint: disable=g-import-not-at-top
-      raise DataError('face detection needs dlib; install the faces extra: '
-                      'pip install -e ".[faces]"') from None
-    self._detector = dlib.get_frontal_face_detector()
-    self._predictor = dlib.shape_predictor(faces.predictor_path())
-    self.upsample, self.min_score = int(upsample), float(min_score)
-
-  def __call__(self, image_rgb):
-    """[(box (left, top, right, bottom), score, (68, 2) float32 points)], largest first."""
-    image = np.ascontiguousarray(image_rgb, dtype=np.uint8)
-    rects, scores, _ = self._detector.run(image, self.upsample, self.min_score)
-    found = []
-    for rect, score in zip(rects, scores):
-      shape = self._predictor(image, rect)
-      points = np.array([(p.x, p.y) for p in shape.parts()], np.float32)
-      found.append(((rect.left(), rect.top(), rect.right(), rect.bottom()), float(score),
-                    points))
-    found.sort(key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
-    return found
-
-
-@functools.lru_cache(maxsize=1)
-def default_detector():
-  """One DlibDetector with default settings (its 68-point model takes a second to load)."""
-  return DlibDetector()
-
-
-@dataclasses.dataclass
-class Face:
-  """One detected face. Coordinates are (x, y) pixels of the original image."""
-  box: tuple            # (x, y, w, h)
-  score: float          # the detector's confidence
-  landmarks68: np.ndarray   # (68, 2) detector landmarks
-  transform: np.ndarray     # 2x3 affine: original pixels -> crop pixels
-  crop: np.ndarray          # (crop, crop, 3) uint8, aligned as in training
-  au_probs: np.ndarray = None   # (n_au,), after prediction
-  landmarks: np.ndarray = None  # (49, 2) model landmarks, after prediction
-
-  def set_prediction(self, au_probs, crop_points):
-    self.au_probs = np.asarray(au_probs)
-    self.landmarks = crop_to_image(crop_points, self.transform)
-
-
-def crop_to_image(points, transform):
-  """Maps crop-pixel points back to the original image (inverse of `transform`)."""
-  inverse = cv2.invertAffineTransform(np.asarray(transform, np.float64))
-  return (np.asarray(points, np.float64) @ inverse[:, :2].T + inverse[:, 2]).astype(
-      np.float32)
-
-
-def find_faces(image, detector, crop_size, aligned_size, max_size=1600, timer=None):
-  """Detects faces and aligns each as training did (align to `aligned_size`, centre crop
-  `crop_size`, docs/method.md §5), in one warp per face.
-
-  Images larger than `max_size` are first shrunk (INTER_AREA) for detection and
-  alignment: faster, and it avoids the aliasing of a large one-step warp; every
-  coordinate is reported in the original pixels.
-  """
-  from data_pipelines import align  # pylint: disable=g-import-not-at-top
-  image = as_rgb(image)
-  height, width = image.shape[:2]
-  s = min(1.0, max_size / max(height, width))
-  work = image if s == 1.0 else cv2.resize(
-      image, (max(1, round(width * s)), max(1, round(height * s))),
-      interpolation=cv2.INTER_AREA)
-  s_x, s_y = work.shape[1] / width, work.shape[0] / height
-  # Original -> working pixels (pixel-centre convention, as cv2.resize).
-  scale = np.array([[s_x, 0, 0.5 * s_x - 0.5], [0, s_y, 0.5 * s_y - 0.5], [0, 0, 1.0]])
-  start = time.perf_counter()
-  detections = detector(work)
-  if timer is not None:
-    timer['detection'] += time.perf_counter() - start
-  offset = (aligned_size - crop_size) // 2
-  back = cv2.invertAffineTransform(scale[:2])  # working -> original pixels
-  to_image = lambda p: np.asarray(p, np.float64) @ back[:, :2].T + back[:, 2]
-  faces = []
-  for (left, top, right, bottom), score, points in detections:
-    try:
-      matrix = align.alignment_matrix(lm.to_49(points), aligned_size)
-    except align.AlignmentError:
-      continue  # degenerate landmarks: no usable alignment
-    matrix = matrix - np.array([[0, 0, offset], [0, 0, offset]])  # the centre crop
-    crop = cv2.warpAffine(work, matrix, (crop_size, crop_size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=align.BORDER_VALUE)
-    x0, y0 = to_image([[left, top]])[0]
-    box = (float(x0), float(y0), (right - left + 1) / s_x, (bottom - top + 1) / s_y)
-    faces.append(Face(box=box, score=score,
-                      landmarks68=to_image(points).astype(np.float32),
-                      transform=(np.vstack([matrix, [0, 0, 1]]) @ scale)[:2],
-                      crop=crop))
-  return faces

@@ -8,7 +8,7 @@ formula). Shapes: B batch, d heat-map side, n landmarks, n_au AUs, features NHWC
 import jax
 import jax.numpy as jnp
 
-from au_jax import landmarks as lm
+from au_jax.geometry import landmarks as lm
 
 sg = jax.lax.stop_gradient
 
@@ -28,17 +28,10 @@ def landmark_regression_loss(pred, target):
 
 
 def heatmap_target_indices(landmarks, crop_size, map_size, refine_au_centres=True):
-  """Eq. 2, fixed: the flat index row·d + col of each landmark on the d×d map.
-
-  col = round(x·d/l), row = round(y·d/l), clipped to [0, d−1], from (B, n, 2) landmarks
-  in crop pixels after crop and flip. With `refine_au_centres`, 12 points first move to
-  AU centres as ADLD does (`au_jax.landmarks.refine_au_centres`). Returns int32 (B, n).
-  """
-  if refine_au_centres:
-    landmarks = lm.refine_au_centres(landmarks, xp=jnp)
-  cell = jnp.clip(jnp.round(landmarks * (map_size / crop_size)), 0, map_size - 1)
-  cell = cell.astype(jnp.int32)
-  return cell[..., 1] * map_size + cell[..., 0]
+  """Eq. 2 (docs/method.md §3.2): the flat index row·d + col of each landmark on the d×d
+  map, from (B, n, 2) crop-pixel landmarks; int32 (B, n). See `geometry.landmarks.
+  heatmap_cells`, which also moves 12 points to AU centres first when asked."""
+  return lm.heatmap_cells(landmarks, crop_size, map_size, refine_au_centres, xp=jnp)
 
 
 def landmark_classification_loss(logits, indices):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from au_jax import landmarks as lm
+from au_jax.geometry import landmarks as lm
 
 FAILURE_THRESHOLD = 0.10
 

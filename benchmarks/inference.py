@@ -93,11 +93,12 @@ def write_video(path, frames, size=(640, 360), fps=25):
 
 
 def end_to_end(workdir, video, batch_size=32):
-  from au_jax.commands import predict  # pylint: disable=g-import-not-at-top
+  from au_jax import predict  # pylint: disable=g-import-not-at-top
+  from au_jax.geometry import faces  # pylint: disable=g-import-not-at-top
   predictor = inference.load(workdir)
   compile_seconds = predict.warm_up(predictor, batch_size, None)
   summary = predict.predict_files(predictor, [video], csv.writer(io.StringIO()),
-                                  detector=inference.DlibDetector(), batch_size=batch_size,
+                                  detector=faces.DlibDetector(), batch_size=batch_size,
                                   progress=False)
   summary.timer['compile'] = compile_seconds
   return summary

@@ -18,7 +18,6 @@ _LAZY = {
     'num_examples': 'data_pipelines.input_pipeline',
     'steps_per_epoch': 'data_pipelines.input_pipeline',
     'eval_steps': 'data_pipelines.input_pipeline',
-    'align_face': 'data_pipelines.align',
 }
 
 __all__ = ['DataError', *_LAZY]

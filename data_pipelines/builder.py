@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from tqdm import tqdm
 
-from au_jax import landmarks as lm
+from au_jax.geometry import landmarks as lm
 from data_pipelines import metadata as meta
 from data_pipelines import process
 from data_pipelines.errors import DataError

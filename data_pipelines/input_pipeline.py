@@ -22,7 +22,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-from au_jax import landmarks as lm  # pylint: disable=wrong-import-position
+from au_jax.geometry import landmarks as lm  # pylint: disable=wrong-import-position
 from data_pipelines import metadata as meta  # pylint: disable=wrong-import-position
 from data_pipelines.errors import DataError  # pylint: disable=wrong-import-position
 
@@ -68,7 +68,7 @@ def crop_and_flip(image, landmarks, offset, flip, crop_size):
   """Crops (crop_size square at `offset` = (row, col)) and maybe mirrors one example.
 
   Landmarks move with the crop; a flip mirrors x (x -> crop - 1 - x, as
-  au_jax.landmarks.flip_horizontal) and reorders the points with REFLECT_49.
+  au_jax.geometry.landmarks.flip_horizontal) and reorders the points with REFLECT_49.
   """
   image = tf.image.crop_to_bounding_box(image, offset[0], offset[1], crop_size, crop_size)
   shift = tf.cast(tf.stack([offset[1], offset[0]]), tf.float32)

@@ -130,16 +130,16 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
             progress=True, detect=None):
   """Prepares a data set; returns (dataset folder, metadata dict, plan).
 
-  `detect` replaces dlib's detect_faces (tests); raises DataError for bad input.
+  `detect` replaces dlib's detector (tests); raises DataError for bad input.
   """
   from data_pipelines import plan as plan_lib  # pylint: disable=g-import-not-at-top
   from data_pipelines.readers import get_reader, pseudo  # pylint: disable=g-import-not-at-top
   if not re.fullmatch(r'[a-z0-9][a-z0-9_\-]*', name):
     raise DataError(f'--name {name!r}: use lower case letters, digits, _ and -')
   if detect_landmarks and detect is None:
-    from data_pipelines import faces  # pylint: disable=g-import-not-at-top
-    faces.check_available()
-    detect = faces.detect_faces
+    from au_jax.geometry import faces  # pylint: disable=g-import-not-at-top
+    # Upsample 1 and dlib's own threshold: a face missed here is a training image lost.
+    detect = faces.DlibDetector(upsample=1, min_score=0.0)
   options = ReadOptions(image_root=image_root, frame_step=frame_step, max_train=max_train,
                         seed=seed, need_landmarks=not detect_landmarks, aus=aus)
   source = get_reader(fmt)(inputs, options)

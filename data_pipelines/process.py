@@ -14,8 +14,8 @@ import os
 import cv2
 import numpy as np
 
-from au_jax import landmarks as lm
-from data_pipelines import align
+from au_jax.geometry import landmarks as lm
+from au_jax.geometry import align
 from data_pipelines.errors import SkipRecord
 from data_pipelines.records import ImageLoader
 
@@ -38,7 +38,7 @@ def landmarks_of(record, image, options, detect):
     faces = detect(image)
     if not faces:
       raise SkipRecord('no face', record.source)
-    points = faces[0][1]
+    points = faces[0].landmarks68  # the largest face
   else:
     points = record.landmarks
     if hasattr(points, 'load'):

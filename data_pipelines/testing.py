@@ -51,7 +51,7 @@ def fake_face(rng, height=120, width=100, face=60.0, angle=None, landmarks=68):
   if landmarks == 66:
     points = np.delete(points, [60, 64], axis=0)
   elif landmarks == 49:
-    from au_jax import landmarks as lm  # pylint: disable=g-import-not-at-top
+    from au_jax.geometry import landmarks as lm  # pylint: disable=g-import-not-at-top
     points = lm.to_49(points)
   return image, points.astype(np.float64)
 
@@ -182,8 +182,8 @@ def write_emotionet(root, train=6, validation=6, aus=(1, 2, 4, 6, 12, 17), seed=
 
 def write_adld(root, n=5, au_count=6, seed=0):
   """ADLD lists: <root>/list/BP4D_train_{path,land,AUoccur,weight}.txt, 200x200 images."""
-  from data_pipelines import align  # pylint: disable=g-import-not-at-top
-  from au_jax import landmarks as lm  # pylint: disable=g-import-not-at-top
+  from au_jax.geometry import align  # pylint: disable=g-import-not-at-top
+  from au_jax.geometry import landmarks as lm  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(seed)
   prefix = os.path.join(root, 'list', 'BP4D_train')
   os.makedirs(os.path.dirname(prefix), exist_ok=True)

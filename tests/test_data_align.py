@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from au_jax import landmarks as lm
-from data_pipelines import align
+from au_jax.geometry import landmarks as lm
+from au_jax.geometry import align
 from data_pipelines import testing
 
 

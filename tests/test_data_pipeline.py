@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from au_jax import landmarks as lm
+from au_jax.geometry import landmarks as lm
 from data_pipelines import input_pipeline as ip
 from data_pipelines import metadata as meta
 from data_pipelines import prepare

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from au_jax import landmarks as lm
-from data_pipelines import align
-from data_pipelines import faces
+from au_jax.geometry import landmarks as lm
+from au_jax.geometry import align
+from au_jax.geometry import GeometryError
+from au_jax.geometry import faces
 from data_pipelines import metadata as meta
 from data_pipelines import prepare
 from data_pipelines import process
@@ -164,7 +165,7 @@ def test_detected_landmarks_and_no_face(tmp_path):
   seen = []
   def detect(image):
     seen.append(image.shape)
-    return [] if len(seen) % 3 == 0 else [((0, 0, 10, 10), detected)]
+    return [] if len(seen) % 3 == 0 else [faces.Detection((0, 0, 10, 10), 1.0, detected)]
   folder, info, _ = prepare.prepare(
       'manifest', [path], os.fspath(tmp_path / 'd'), 'det', aligned_size=40,
       detect_landmarks=True, detect=detect, progress=False)
@@ -182,9 +183,9 @@ def test_faces_extra_missing_gives_a_clear_error(monkeypatch):
   faces._models.cache_clear()
   import importlib.util
   monkeypatch.setattr(importlib.util, 'find_spec', lambda name: None)
-  with pytest.raises(DataError, match=r'pip install -e "\.\[faces\]"'):
+  with pytest.raises(GeometryError, match=r'pip install -e "\.\[faces\]"'):
     faces.predictor_path()
-  with pytest.raises(DataError, match='faces'):
+  with pytest.raises(GeometryError, match='faces'):
     faces.check_available()
   faces._models.cache_clear()
 

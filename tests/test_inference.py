@@ -12,9 +12,11 @@ import orbax.checkpoint as ocp
 import pytest
 
 from au_jax import inference
-from au_jax import landmarks as lm
+from au_jax.geometry import landmarks as lm
 from au_jax import train
-from data_pipelines import align
+from au_jax.geometry import align
+from au_jax.geometry import GeometryError
+from au_jax.geometry import faces as faces_lib
 from data_pipelines import testing
 import _trained
 
@@ -193,7 +195,7 @@ class KnownFaces:
 
 def test_find_faces_aligns_as_training_did():
   image, points = testing.fake_face(np.random.default_rng(3), 120, 100, face=60.0)
-  faces = inference.find_faces(image, KnownFaces(points), crop_size=176,
+  faces = faces_lib.find_faces(image, KnownFaces(points), crop_size=176,
                                aligned_size=200)
   assert len(faces) == 1
   aligned, aligned_points = align.align_face(image, lm.to_49(points), 200)
@@ -201,7 +203,7 @@ def test_find_faces_aligns_as_training_did():
   # interpolation may round a rare pixel the other way, never by more than one level.
   diff = np.abs(faces[0].crop.astype(int) - aligned[12:188, 12:188])
   assert diff.max() <= 1 and np.mean(diff > 0) < 1e-3
-  back = inference.crop_to_image(aligned_points - 12, faces[0].transform)
+  back = faces_lib.crop_to_image(aligned_points - 12, faces[0].transform)
   np.testing.assert_allclose(back, lm.to_49(points), atol=1e-3)
   np.testing.assert_allclose(faces[0].landmarks68, points, atol=1e-4)
 
@@ -211,13 +213,13 @@ def test_find_faces_on_a_shrunk_huge_image_reports_original_pixels():
   big = np.repeat(np.repeat(image, 8, axis=0), 8, axis=1)  # 960 x 800
   # The detector sees the shrunk copy (max side 240 = 2x), so give it 2x points.
   work_points = (points + 0.5) * 2 - 0.5
-  faces = inference.find_faces(big, KnownFaces(work_points), 176, 200, max_size=240)
+  faces = faces_lib.find_faces(big, KnownFaces(work_points), 176, 200, max_size=240)
   original = (points + 0.5) * 8 - 0.5
   np.testing.assert_allclose(faces[0].landmarks68, original, atol=1e-3)
   face = faces[0]
   aligned49 = lm.to_49(work_points)
   crop_points = align.transform_points(aligned49, align.alignment_matrix(aligned49)) - 12
-  np.testing.assert_allclose(inference.crop_to_image(crop_points, face.transform),
+  np.testing.assert_allclose(faces_lib.crop_to_image(crop_points, face.transform),
                              lm.to_49(original), atol=1e-3)
   x, y, w, h = face.box
   assert abs(w - 8 * (points[:, 0].max() - points[:, 0].min())) < 8 * 1.5
@@ -225,16 +227,16 @@ def test_find_faces_on_a_shrunk_huge_image_reports_original_pixels():
 
 def test_as_rgb_handles_grey_alpha_and_depths():
   grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
-  assert inference.as_rgb(grey).shape == (3, 4, 3)
-  assert inference.as_rgb(grey[..., None])[1, 2].tolist() == [6, 6, 6]
+  assert faces_lib.as_rgb(grey).shape == (3, 4, 3)
+  assert faces_lib.as_rgb(grey[..., None])[1, 2].tolist() == [6, 6, 6]
   rgba = np.zeros((2, 2, 4), np.uint8)
   rgba[0, 0] = (255, 0, 0, 255)  # opaque red stays red; transparent becomes grey 128
-  out = inference.as_rgb(rgba)
+  out = faces_lib.as_rgb(rgba)
   assert out[0, 0].tolist() == [255, 0, 0] and out[1, 1].tolist() == [128, 128, 128]
-  assert inference.as_rgb(np.full((2, 2, 3), 65535, np.uint16)).max() == 255
-  assert inference.as_rgb(np.ones((2, 2, 3), np.float32)).max() == 255
-  with pytest.raises(inference.InputError):
-    inference.as_rgb(np.zeros((2, 2, 5), np.uint8))
+  assert faces_lib.as_rgb(np.full((2, 2, 3), 65535, np.uint16)).max() == 255
+  assert faces_lib.as_rgb(np.ones((2, 2, 3), np.float32)).max() == 255
+  with pytest.raises(GeometryError):
+    faces_lib.as_rgb(np.zeros((2, 2, 5), np.uint8))
 
 
 def test_config_json_is_what_load_reads(run, predictor):

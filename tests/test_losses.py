@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from au_jax import landmarks as lm
+from au_jax.geometry import landmarks as lm
 from au_jax import losses
 
 

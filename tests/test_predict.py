@@ -12,7 +12,8 @@ from skimage import data as skdata
 
 import _trained
 from au_jax import inference
-from au_jax.commands import predict
+from au_jax.geometry import faces as faces_lib
+from au_jax import predict
 from data_pipelines import testing
 
 # Eye centres of astronaut(), marked by hand on a 10x zoom (iris centres, x y pixels).
@@ -212,7 +213,7 @@ def test_batches_across_frames_keep_row_order(run, tmp_path):
   for row, file in zip(rows, files):
     if row['success'] == '1':
       image = cv2.cvtColor(cv2.imread(file), cv2.COLOR_BGR2RGB)
-      face, = inference.find_faces(image, DrawnFaces(known), 32, 36)
+      face, = faces_lib.find_faces(image, DrawnFaces(known), 32, 36)
       want = predictor.predict_batches(face.crop[None], batch_size=4).au_probs[0]
       got = [float(row[f'AU{a:02d}_prob']) for a in (1, 2, 4)]
       np.testing.assert_allclose(got, want, atol=1e-4)

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from au_jax import landmarks as lm
+from au_jax.geometry import landmarks as lm
 from data_pipelines import synthau
 from data_pipelines.synthau import cli, dataset as gen, domains, face, labels, shape
 from data_pipelines.synthau.shape import AU_GROUPS, GROUPS
@@ -165,7 +165,7 @@ def test_drawn_eye_centres_and_mouth_match_the_landmarks(size):
 
 
 def test_alignment_keeps_the_face_inside():
-  from data_pipelines import align  # pylint: disable=import-outside-toplevel
+  from au_jax.geometry import align  # pylint: disable=import-outside-toplevel
   for preset, sizes in gen.PRESETS.items():
     for domain in ('lab', 'wild'):
       for i in range(20):

@@ -2,7 +2,7 @@
 
 Every feature is drawn through the landmarks of shape.py (curves pass through them), so
 the manifest landmarks are where the features are; the iris sits at the mean of the six
-eye points, the eye centre of au_jax.landmarks.eye_centres.
+eye points, the eye centre of au_jax.geometry.landmarks.eye_centres.
 
 Texture cues per AU (intensity s; none drawn below s = 0.01):
   AU1  medial forehead wrinkles.          AU2  lateral forehead wrinkles over the brows.

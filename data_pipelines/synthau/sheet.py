@@ -8,7 +8,7 @@ import os
 import cv2
 import numpy as np
 
-from au_jax import landmarks as lm
+from au_jax.geometry import landmarks as lm
 from data_pipelines.synthau import domains
 from data_pipelines.synthau.dataset import subject_identity
 from data_pipelines.synthau.labels import AU_NAMES, AUS, INDEX

@@ -1,4 +1,5 @@
-"""Landmark conventions shared by the models, the losses and the data pipelines (docs/method.md §3, §5).
+"""Landmark conventions shared by the models, the losses and the data pipelines
+(docs/method.md §3.2, §5).
 
 All indices here are 0-based; the 1-based lists of docs/method.md §5 are converted once, below.
 """
@@ -77,3 +78,17 @@ def refine_au_centres(landmarks, xp=np):
   shift = ruler[..., None] * xp.asarray(factor)
   y = landmarks[..., 1] + shift
   return xp.stack([landmarks[..., 0], y], axis=-1)
+
+
+def heatmap_cells(landmarks, crop_size, map_size, refine=True, xp=np):
+  """Eq. 2, fixed (docs/method.md §3.2): the flat cell index row·d + col of each landmark.
+
+  col = round(x·d/l), row = round(y·d/l), clipped to [0, d−1], from (..., n, 2)
+  landmarks in crop pixels after crop and flip; with `refine` 12 points first move to
+  AU centres. Integer array (..., n); `xp` is numpy or jax.numpy.
+  """
+  if refine:
+    landmarks = refine_au_centres(landmarks, xp=xp)
+  cell = xp.clip(xp.round(landmarks * (map_size / crop_size)), 0, map_size - 1)
+  cell = cell.astype(xp.int32)
+  return cell[..., 1] * map_size + cell[..., 0]

@@ -8,8 +8,8 @@ times and mapped onto an `output_size` square, its centre on the output's centre
 import cv2
 import numpy as np
 
-from au_jax import landmarks as lm
-from data_pipelines.errors import DataError
+from au_jax.geometry import GeometryError
+from au_jax.geometry import landmarks as lm
 
 BOX_ENLARGE = 2.8
 BORDER_VALUE = (128, 128, 128)
@@ -17,7 +17,7 @@ BORDER_VALUE = (128, 128, 128)
 _BOX_POINTS = (13, 31, 37)
 
 
-class AlignmentError(DataError):
+class AlignmentError(GeometryError):
   """The landmarks cannot define an alignment (NaN, eyes at one point, zero box)."""
 
 
