@@ -30,6 +30,23 @@ def manager(workdir, stage, config):
   return ocp.CheckpointManager(directory, options=options, item_names=('state', 'meta'))
 
 
+def read_only_manager(directory):
+  """A manager that only reads the saves of `directory` (inference, evaluation)."""
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  options = ocp.CheckpointManagerOptions(
+      read_only=True, create=False, save_interval_steps=0,
+      best_fn=lambda m: m.get(METRIC, float('-inf')), best_mode='max')
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(logging.ERROR)  # orbax warns that a read-only folder is read-only
+  try:
+    return ocp.CheckpointManager(
+        directory, options=options, item_names=('state', 'meta'),
+        item_handlers={'state': ocp.PyTreeCheckpointHandler(),
+                       'meta': ocp.JsonCheckpointHandler()})
+  finally:
+    logging.set_verbosity(verbosity)
+
+
 def save(mngr, step, state, scores=None, meta=None):
   mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                           meta=ocp.args.JsonSave(meta or {})),

@@ -1,4 +1,4 @@
-"""Config loading, validation and the Table 7 ablation switches.
+"""Configs: loading (files, command lines, saved workdirs), the Table 7 rows, validation.
 
 Every check here runs before anything is compiled, so a bad value fails with one line
 (`ConfigError`) instead of a traceback from inside JAX.
@@ -11,35 +11,9 @@ import sys
 
 import ml_collections
 
-from au_jax.models import MultiTaskAUNet
-
 
 class ConfigError(ValueError):
   """A config value that cannot work; the message names the field."""
-
-
-# Table 7 rows (docs/method.md §9). A is ADLD (the paper's baseline BL): one shared E_f,
-# self-reconstruction and the two-pair cross-cycle term, weighted BCE, no landmark
-# branches (heat maps from the target annotations). B–G add SD/TD = source/target
-# landmark branch, AS = the six-pair alignment L_sr of Eq. 8 (in place of the cross-cycle
-# term), AP = projectors, AL = the weighted asymmetric loss. Where the paper is silent
-# (self-reconstruction, the loss weights) B–G keep A's config values; whether E_f is
-# shared is `config.model.share_feature_encoder` for B–G.
-_BL = dict(source_landmark_branch=False, target_landmark_branch=False,
-           intermediate_alignment=False, projectors=False, au_loss='bce')
-ABLATIONS = {
-    'A': dict(_BL),
-    'B': dict(_BL, source_landmark_branch=True),
-    'C': dict(_BL, target_landmark_branch=True),
-    'D': dict(_BL, source_landmark_branch=True, target_landmark_branch=True),
-    'E': dict(_BL, source_landmark_branch=True, target_landmark_branch=True,
-              intermediate_alignment=True),
-    'F': dict(_BL, source_landmark_branch=True, target_landmark_branch=True,
-              intermediate_alignment=True, projectors=True),
-    'G': dict(_BL, source_landmark_branch=True, target_landmark_branch=True,
-              intermediate_alignment=True, projectors=True, au_loss='asymmetric'),
-}
-OTHER_MODES = ('', 'source_only')
 
 
 def load_config(path):
@@ -53,6 +27,46 @@ def load_config(path):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config()
+
+
+def add_config_args(parser):
+  """--config FILE and --workdir DIR, the arguments of `train`, `evaluate` and `demo`."""
+  parser.add_argument('--config', required=True,
+                      help='an ml_collections config file with get_config(), e.g. '
+                           'configs/synthetic.py (FILE:ARG passes ARG to get_config)')
+  parser.add_argument('--workdir', required=True,
+                      help='where checkpoints, metrics and results go')
+
+
+def from_command_line(path, overrides):
+  """The prepared config of file `path` ("FILE" or "FILE:ARG") with `--config.x=y`
+  `overrides` (a list of strings) applied as ml_collections applies them."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  file = path.split(':', 1)[0]
+  if not os.path.isfile(file):
+    raise ConfigError(f'config file not found: {file}')
+  bad = [a for a in overrides if not a.startswith('--config.')]
+  if bad:
+    raise ConfigError(f'unrecognized arguments: {" ".join(bad)}')
+  root = os.path.dirname(os.path.dirname(os.path.abspath(file)))
+  if root not in sys.path:
+    sys.path.insert(0, root)
+  argv = ['au-jax', f'--config={path}', *overrides]
+  values = flags.FlagValues()
+  # sys_argv: read the overrides from these args, not from sys.argv (cli.main(argv)).
+  config_flags.DEFINE_config_file('config', None, flag_values=values, lock_config=True,
+                                  sys_argv=argv)
+  try:
+    values(argv)
+  except (KeyError, AttributeError) as e:
+    key = str(e.args[0]).strip("'\"") if e.args else ''
+    culprit = next((a for a in overrides if key and key in a), '')
+    raise ConfigError(
+        f'unknown config field {key!r}' + (f' in {culprit}' if culprit else '')) from None
+  except (flags.Error, TypeError, ValueError) as e:
+    raise ConfigError(str(e).splitlines()[0]) from None
+  return prepare_config(values.config)
 
 
 SAVED_CONFIG = 'config.json'
@@ -78,6 +92,30 @@ def load_saved_config(workdir):
   return ml_collections.ConfigDict(config)
 
 
+def changed_fields(workdir, config):
+  """['model.hidden: 16 → 8', ...]: the fields where `config` differs from the config
+  saved in `workdir` (none if the workdir has no saved config)."""
+  if not os.path.isfile(os.path.join(workdir, SAVED_CONFIG)):
+    return []
+  old, new = _flat(load_saved_config(workdir).to_dict()), _flat(config.to_dict())
+  return [f'{k}: {old.get(k)!r} → {new.get(k)!r}' for k in sorted(set(old) | set(new))
+          if _plain(old.get(k)) != _plain(new.get(k))]
+
+
+def _flat(tree, prefix=''):
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      out.update(_flat(value, f'{prefix}{key}.'))
+    else:
+      out[prefix + key] = value
+  return out
+
+
+def _plain(value):
+  return list(value) if isinstance(value, (list, tuple)) else value
+
+
 def _merge_into(base, new):
   for key, value in new.items():
     if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -87,24 +125,38 @@ def _merge_into(base, new):
 
 
 def apply_ablation(config):
-  """Returns a copy of `config` with the switches of `config.ablation` set."""
-  config = ml_collections.ConfigDict(config.to_dict())
+  """A copy of `config` with the switches of its Table 7 row (`configs/table7.py`) set."""
+  from configs import table7  # pylint: disable=g-import-not-at-top
   row = config.ablation
-  if row in ABLATIONS:
-    config.loss.update(ABLATIONS[row])
-    if row == 'A':
-      config.model.share_feature_encoder = True  # ADLD has one E_f for both domains
+  if row not in table7.ROWS and row not in table7.MODES:
+    raise ConfigError(f"config.ablation={row!r} is not one of "
+                      f"{', '.join(repr(k) for k in (*table7.MODES, *table7.ROWS))}")
+  config = ml_collections.ConfigDict(config.to_dict())
+  if row in table7.ROWS:
+    config.loss.update(table7.ROWS[row])
+    if row in table7.SHARED_ENCODER_ROWS:
+      config.model.share_feature_encoder = True
     if not config.loss.target_landmark_branch:
       config.loss.target_heatmaps = 'annotation'  # no branch to make them (ADLD)
   return config
 
 
+def is_source_only(config):
+  """The baseline without adaptation: E_f^s + E_au trained and read on source labels."""
+  return config.ablation == 'source_only'
+
+
+def trains_landmark_branch(config, domain):
+  """Whether the landmark branch of 'source' or 'target' is trained."""
+  if is_source_only(config):
+    return False
+  return bool(config.loss.source_landmark_branch if domain == 'source'
+              else config.loss.target_landmark_branch)
+
+
 def validate(config):
   """Raises ConfigError naming the first bad field; returns the config."""
   d, m, loss = config.data, config.model, config.loss
-  if config.ablation not in ABLATIONS and config.ablation not in OTHER_MODES:
-    raise ConfigError(f"config.ablation={config.ablation!r} is not one of "
-                      f"{', '.join(repr(k) for k in (*OTHER_MODES, *ABLATIONS))}")
   if d.crop_size <= 0 or d.crop_size % 4:
     raise ConfigError(f'config.data.crop_size={d.crop_size} must be a positive '
                       'multiple of 4 (the heat-map side is crop_size / 4)')
@@ -148,11 +200,7 @@ def validate(config):
 
 def prepare_config(config):
   """apply_ablation then validate: what every entry point calls first."""
-  return validate(apply_ablation(validate(config)))
-
-
-def map_size(config):
-  return config.data.crop_size // 4
+  return validate(apply_ablation(config))
 
 
 def num_aus(config):
@@ -161,6 +209,7 @@ def num_aus(config):
 
 def create_model(config):
   """The MultiTaskAUNet that `config` describes (call prepare_config first)."""
+  from au_jax.models import MultiTaskAUNet  # pylint: disable=g-import-not-at-top
   m, loss = config.model, config.loss
   return MultiTaskAUNet(
       num_aus=num_aus(config),
@@ -174,7 +223,6 @@ def create_model(config):
       au_hidden=m.au_hidden,
       projector_hidden=m.projector_hidden,
       share_feature_encoder=m.share_feature_encoder,
-      mix_stop_gradient=m.get('mix_stop_gradient', True),
       use_projectors=bool(loss.projectors),
       self_reconstruction=loss.self_reconstruction > 0,
       target_au=bool(config.data.pseudo_labels),

@@ -31,12 +31,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from au_jax import checkpointing
 from au_jax import config_lib
 from au_jax.geometry import landmarks as lm
 
 PATHS = ('source', 'target')
-CONFIG_FILE = 'config.json'
-METRIC = 'val_f1'  # the best checkpoint's metric (as in au_jax.checkpointing)
 
 
 class InputError(ValueError):
@@ -50,7 +49,7 @@ class Prediction(NamedTuple):
 
 def default_path(config):
   """'source' for a source-only model (its target path is untrained), else 'target'."""
-  return 'source' if config.ablation == 'source_only' else 'target'
+  return 'source' if config_lib.is_source_only(config) else 'target'
 
 
 def _check_path(path):
@@ -210,29 +209,11 @@ def find_config(stage_dir):
   """The config.json that training wrote next to its checkpoints."""
   folder = stage_dir
   for _ in range(3):  # stage2 -> checkpoints -> workdir
-    if os.path.isfile(os.path.join(folder, CONFIG_FILE)):
-      from au_jax import reporting  # pylint: disable=g-import-not-at-top
-      return reporting.load_config(folder)
+    if os.path.isfile(os.path.join(folder, config_lib.SAVED_CONFIG)):
+      return config_lib.load_saved_config(folder)
     folder = os.path.dirname(folder)
-  raise InputError(f'no {CONFIG_FILE} found above {stage_dir}: pass the training config '
+  raise InputError(f'no {config_lib.SAVED_CONFIG} found above {stage_dir}: pass the training config '
                    '(load(..., config=...))')
-
-
-def _manager(stage_dir):
-  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
-  from absl import logging  # pylint: disable=g-import-not-at-top
-  options = ocp.CheckpointManagerOptions(
-      read_only=True, create=False, save_interval_steps=0,
-      best_fn=lambda m: m.get(METRIC, float('-inf')), best_mode='max')
-  verbosity = logging.get_verbosity()
-  logging.set_verbosity(logging.ERROR)  # orbax warns that a read-only folder is read-only
-  try:
-    return ocp.CheckpointManager(
-        stage_dir, options=options, item_names=('state', 'meta'),
-        item_handlers={'state': ocp.PyTreeCheckpointHandler(),
-                       'meta': ocp.JsonCheckpointHandler()})
-  finally:
-    logging.set_verbosity(verbosity)
 
 
 def choose_step(mngr, stage_dir, step=None):
@@ -290,7 +271,7 @@ def restore_variables(stage_dir, step, shapes, sharding):
   """(params and batch_stats placed with `sharding`, the step read, its meta dict);
   step None = the best step, else the latest."""
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
-  mngr = _manager(stage_dir)
+  mngr = checkpointing.read_only_manager(stage_dir)
   step = choose_step(mngr, stage_dir, step)
   saved = mngr.item_metadata(step)['state']
   saved = getattr(saved, 'tree', saved)

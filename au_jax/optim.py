@@ -1,4 +1,8 @@
-"""Optimiser groups (docs/method.md §4) keyed on the model's top-level module names."""
+"""Optimiser groups and schedules (docs/method.md §4), keyed on the model's top-level
+module names."""
+
+import jax
+import optax
 
 GROUPS = {
     'discriminators': ('landmark_discriminator', 'domain_discriminator_s',
@@ -21,18 +25,11 @@ def group_of(module_name):
 
 def partition_labels(params):
   """A tree like `params` whose leaves are group names (for optax.multi_transform)."""
-  return {name: _label_tree(tree, group_of(name)) for name, tree in params.items()}
+  return {name: jax.tree.map(lambda _, g=group_of(name): g, tree)
+          for name, tree in params.items()}
 
 
-def _label_tree(tree, label):
-  if isinstance(tree, dict) or hasattr(tree, 'items'):
-    return {k: _label_tree(v, label) for k, v in tree.items()}
-  return label
-
-
-# -- schedules and optimisers (docs/method.md §4) ---------------------------------------------------
-
-import optax  # pylint: disable=g-import-not-at-top,wrong-import-position
+# -- schedules and optimisers ----------------------------------------------------------------
 
 
 def split_params(params, groups):
@@ -71,6 +68,14 @@ def stage2_schedules(cfg, steps_per_epoch):
   return {name: stage2_schedule(g.learning_rate, steps_per_epoch, cfg.constant_epochs,
                                 cfg.decay_epochs)
           for name, g in cfg.groups.items()}
+
+
+def source_only_optimizer(cfg, steps_per_epoch):
+  """The source-only baseline: the task group's Adam and stage-2 schedule."""
+  task = cfg.groups.task
+  return optax.adam(stage2_schedule(task.learning_rate, steps_per_epoch,
+                                    cfg.constant_epochs, cfg.decay_epochs),
+                    b1=task.b1, b2=task.b2)
 
 
 def _adam(group_cfg, schedule):

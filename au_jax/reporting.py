@@ -6,11 +6,11 @@ import os
 import sys
 import time
 
-import jax
 from clu import metric_writers
-
-from au_jax import config_lib
+import jax
 import numpy as np
+
+from au_jax import evaluate
 
 
 def _fmt_time(seconds):
@@ -88,8 +88,7 @@ class Reporter:
     with open(os.path.join(self.workdir, 'results.json'), 'w', encoding='utf-8') as f:
       json.dump({'step': step, 'results': results}, f, indent=1)
     self._record({'step': step, 'kind': 'final', 'results': results})
-    for name, r in results.items():
-      self.log(format_au_table(name, r))
+    self.log(evaluate.format_tables(results, step))
 
   def close(self):
     self.writer.flush()
@@ -97,29 +96,5 @@ class Reporter:
       self.jsonl.close()
 
 
-def save_config(config, workdir):
-  """WORKDIR/config.json: what `au_jax.inference.load` rebuilds the model from."""
-  if jax.process_index() == 0:
-    config_lib.save_config(config, workdir)
-
-
-def load_config(workdir):
-  """The ConfigDict saved by `save_config` (see `config_lib.load_saved_config`)."""
-  return config_lib.load_saved_config(workdir)
-
-
 def math_ceil(a, b):
   return -(-a // b)
-
-
-def format_au_table(name, r):
-  """A Tables 2–5 style block: one column per AU, F1 and accuracy rows (%)."""
-  head = ''.join(f'{"AU" + str(a):>7s}' for a in r['au_ids']) + f'{"Avg.":>7s}'
-  f1 = ''.join(f'{100 * v:7.1f}' for v in r['f1']) + f'{100 * r["f1_mean"]:7.1f}'
-  acc = ''.join(f'{100 * v:7.1f}' for v in r['accuracy']) + \
-      f'{100 * r["accuracy_mean"]:7.1f}'
-  marks = ('landmarks: no trained branch for this domain' if r['mean_error'] is None
-           else f'landmark mean error {100 * r["mean_error"]:.2f}%, failure rate '
-                f'{100 * r["failure_rate"]:.2f}%')
-  return (f'{name} ({r["path"]} path)\n{"":9s}{head}\n{"F1":9s}{f1}\n{"Accuracy":9s}{acc}\n'
-          f'{marks}')

@@ -1,35 +1,32 @@
-"""Two-stage training (docs/method.md §2–4). Everything here is importable and testable;
-`au-jax train` only parses flags and calls `train_and_evaluate`.
+"""Two-stage training (docs/method.md §2–4): steps, the loop, checkpoints. Everything
+here is importable and testable; `au-jax train` only parses flags and calls
+`train_and_report`.
 
-Data parallelism is global-view: each step is written for one device and `jax.jit`-ed
-over a 1-D device mesh ('data'), the batch sharded on that axis and the state
-replicated; XLA inserts the gradient all-reduce (and BatchNorm's cross-device means), so
-1 CPU, 8 simulated devices, a GPU box and a multi-host TPU pod run the same code.
-(`jax.pmap` is in maintenance mode since JAX 0.8; we do not use it.)
+Data parallelism is global-view (`au_jax.sharding`): each step is written for one
+device and `jax.jit`-ed over a 1-D mesh, the batch sharded on 'data' and the state
+replicated. Evaluation at each epoch end is `au_jax.evaluate`.
 """
 
 import functools
 import math
-import time
 from typing import Any
 
 import flax
 import jax
-from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from au_jax import checkpointing
 from au_jax import config_lib
-from au_jax import metrics
+from au_jax import evaluate
 from au_jax import objective
 from au_jax import optim
 from au_jax import reporting
+from au_jax import sharding
 from au_jax.models import init_feature_encoders_from_branches
 
 sg = jax.lax.stop_gradient
-P = jax.sharding.PartitionSpec
 
 
 class TrainingError(RuntimeError):
@@ -45,34 +42,6 @@ class TrainState:
   opt_d: Any   # stage 2: discriminators, a state of its own (docs/method.md §4); () otherwise
 
 
-# -- devices ------------------------------------------------------------------------------
-
-def make_mesh():
-  """A 1-D mesh over every device of every process, axis 'data'."""
-  return jax.make_mesh((jax.device_count(),), ('data',),
-                       axis_types=(jax.sharding.AxisType.Auto,))
-
-
-def to_global(batch, mesh):
-  """This host's numpy batch → global arrays sharded on 'data' (multi-host safe)."""
-  sharding = jax.sharding.NamedSharding(mesh, P('data'))
-  return jax.tree.map(
-      lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), batch)
-
-
-def mode(config):
-  """'source_only', or 'full' (the paper's method and the Table 7 rows)."""
-  return 'source_only' if config.ablation == 'source_only' else 'full'
-
-
-def landmark_branch_trained(config, domain):
-  """Whether the landmark branch of a domain ('source'/'target') is trained in this mode."""
-  if mode(config) == 'source_only':
-    return False
-  return bool(config.loss.source_landmark_branch if domain == 'source'
-              else config.loss.target_landmark_branch)
-
-
 # -- state --------------------------------------------------------------------------------
 
 def init_variables(model, config, rng):
@@ -81,28 +50,12 @@ def init_variables(model, config, rng):
   return model.init(rng, x, x, train=False)
 
 
-def _subset_names(config, stage):
-  if stage == 1:
-    return optim.GROUPS['landmark']
-  if stage == 'source_only':
-    return ('feature_encoder_s', 'au_detector')
-  return tuple(m for g, ms in optim.GROUPS.items() if g != 'discriminators' for m in ms)
+# The modules each single-optimiser stage trains.
+_TRAINED = {1: optim.GROUPS['landmark'], 'source_only': ('feature_encoder_s', 'au_detector')}
 
 
 def _subset(params, names):
   return {k: v for k, v in params.items() if k in names}
-
-
-def stage1_optimizer(config, steps_per_epoch):
-  return optim.stage1_optimizer(config.stage1, steps_per_epoch)
-
-
-def source_only_optimizer(config, steps_per_epoch):
-  task = config.stage2.groups.task
-  return optax.adam(optim.stage2_schedule(task.learning_rate, steps_per_epoch,
-                                          config.stage2.constant_epochs,
-                                          config.stage2.decay_epochs),
-                    b1=task.b1, b2=task.b2)
 
 
 def create_state(variables, config, stage, steps_per_epoch):
@@ -113,9 +66,9 @@ def create_state(variables, config, stage, steps_per_epoch):
     d_params, g_params = optim.split_params(params, ('discriminators',))
     opt_g, opt_d = tx_g.init(g_params), tx_d.init(d_params)
   else:
-    tx = (stage1_optimizer if stage == 1 else source_only_optimizer)(
-        config, steps_per_epoch)
-    opt_g, opt_d = tx.init(_subset(params, _subset_names(config, stage))), ()
+    tx = (optim.stage1_optimizer(config.stage1, steps_per_epoch) if stage == 1 else
+          optim.source_only_optimizer(config.stage2, steps_per_epoch))
+    opt_g, opt_d = tx.init(_subset(params, _TRAINED[stage])), ()
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     batch_stats=variables.get('batch_stats', {}), opt_g=opt_g, opt_d=opt_d)
 
@@ -124,9 +77,9 @@ def create_state(variables, config, stage, steps_per_epoch):
 
 def make_stage1_step(model, config, steps_per_epoch):
   """Stage 1: both landmark branches with L_fl (Eq. 1); nothing else changes."""
-  tx = stage1_optimizer(config, steps_per_epoch)
+  tx = optim.stage1_optimizer(config.stage1, steps_per_epoch)
   schedule = optim.stage1_schedule(config.stage1, steps_per_epoch)
-  names = _subset_names(config, 1)
+  names = _TRAINED[1]
   loss_cfg = config.loss
 
   def step(state, batch):
@@ -151,10 +104,24 @@ def make_stage1_step(model, config, steps_per_epoch):
   return step
 
 
-def make_stage2_step(model, config, steps_per_epoch, au_weights, update_generators=True):
+def update_discriminators(model, tx_d, d_params, opt_d, features, idx_s, idx_t):
+  """The first half of a stage-2 iteration: D_l, D_d^s and D_d^t on sg(features).
+
+  Returns (new discriminator params, their Adam state, the loss terms); it sees no
+  other parameter, so it can change no other.
+  """
+  def d_loss(d_params):
+    disc = model.apply({'params': d_params}, sg(features), method='discriminate')
+    return objective.discriminator_objective(disc, idx_s, idx_t)
+
+  (d_total, d_terms), d_grads = jax.value_and_grad(d_loss, has_aux=True)(d_params)
+  d_updates, opt_d = tx_d.update(d_grads, opt_d, d_params)
+  return optax.apply_updates(d_params, d_updates), opt_d, {'loss_d': d_total, **d_terms}
+
+
+def make_stage2_step(model, config, steps_per_epoch, au_weights):
   """One stage-2 iteration: discriminators first, then everything else against the
-  updated discriminators (ADLD order, docs/method.md §2–4). With update_generators=False only
-  the discriminator half runs (tests check it touches nothing else).
+  updated discriminators (ADLD order, docs/method.md §2–4).
 
   The generator-side forward graph runs once: its pullback (jax.vjp) is kept, the
   discriminators are updated on stop-gradient features, and the generator objective's
@@ -179,15 +146,8 @@ def make_stage2_step(model, config, steps_per_epoch, au_weights, update_generato
     idx_s, idx_t = objective.heatmap_indices(outputs, batch, loss_cfg, crop)
 
     # 1. Discriminators on stop-gradient features.
-    def d_loss(d_params):
-      disc = model.apply({'params': d_params}, sg(outputs), method='discriminate')
-      return objective.discriminator_objective(disc, idx_s, idx_t)
-
-    (d_total, d_terms), d_grads = jax.value_and_grad(d_loss, has_aux=True)(d_params)
-    d_updates, opt_d = tx_d.update(d_grads, state.opt_d, d_params)
-    d_params = optax.apply_updates(d_params, d_updates)
-    if not update_generators:
-      return state.replace(params={**g_params, **d_params}, opt_d=opt_d), d_terms
+    d_params, opt_d, d_logs = update_discriminators(model, tx_d, d_params, state.opt_d,
+                                                    outputs, idx_s, idx_t)
 
     # 2. Everything else against the updated discriminators.
     def g_loss(outputs):
@@ -203,7 +163,7 @@ def make_stage2_step(model, config, steps_per_epoch, au_weights, update_generato
     new_state = state.replace(step=state.step + 1, params={**g_params, **d_params},
                               batch_stats={**state.batch_stats, **stats},
                               opt_g=opt_g, opt_d=opt_d)
-    logs = {'loss': g_total, 'loss_d': d_total, **g_terms, **d_terms}
+    logs = {'loss': g_total, **g_terms, **d_logs}
     logs.update({f'lr/{g}': s(state.step) for g, s in schedules.items()})
     return new_state, logs
 
@@ -212,8 +172,8 @@ def make_stage2_step(model, config, steps_per_epoch, au_weights, update_generato
 
 def make_source_only_step(model, config, steps_per_epoch, au_weights):
   """The source-only baseline: E_f^s + E_au trained with the AU loss, no adaptation."""
-  tx = source_only_optimizer(config, steps_per_epoch)
-  names = _subset_names(config, 'source_only')
+  tx = optim.source_only_optimizer(config.stage2, steps_per_epoch)
+  names = _TRAINED['source_only']
   au_weights = jnp.asarray(au_weights, jnp.float32)
 
   def step(state, batch):
@@ -239,68 +199,15 @@ def make_source_only_step(model, config, steps_per_epoch, au_weights):
 
 def jit_step(step_fn, mesh):
   """jit over the mesh: state replicated and donated, batch sharded on 'data'."""
-  replicated = jax.sharding.NamedSharding(mesh, P())
-  data = jax.sharding.NamedSharding(mesh, P('data'))
-  return jax.jit(step_fn, in_shardings=(replicated, data),
+  replicated = sharding.replicated(mesh)
+  return jax.jit(step_fn, in_shardings=(replicated, sharding.batch_sharded(mesh)),
                  out_shardings=(replicated, replicated), donate_argnums=0)
-
-
-# -- evaluation ---------------------------------------------------------------------------
-
-def eval_path(config, domain):
-  """Which inference path a domain's images take (docs/method.md §2): 'source' or 'target'."""
-  if mode(config) == 'source_only':
-    return 'source'
-  return domain
-
-
-@functools.partial(jax.jit, static_argnames=('model', 'path'))
-def predict(model, variables, images, path):
-  """AU probabilities (B, n_au) and landmarks (B, 49, 2) of one inference path."""
-  method = 'predict_source' if path == 'source' else 'predict_target'
-  logits, points = model.apply(variables, images, False, method=method)
-  return jax.nn.sigmoid(logits), points
-
-
-def evaluate(model, variables, data, config, mesh, names=None):
-  """Per-AU F1/accuracy and landmark error/failure rate for each evaluation split."""
-  results = {}
-  batch_size = config.train.eval_batch_size
-  for name, domain in data.eval_splits.items():
-    if names is not None and name not in names:
-      continue
-    probs, labels, masks, points, truth = [], [], [], [], []
-    for batch in data.eval_batches(name, batch_size):
-      valid = np.asarray(batch['valid']) > 0
-      images = to_global(batch['image'], mesh)
-      p, lm = predict(model, variables, images, eval_path(config, domain))
-      p = multihost_utils.process_allgather(p, tiled=True)
-      lm = multihost_utils.process_allgather(lm, tiled=True)
-      gathered = multihost_utils.process_allgather(
-          {k: batch[k] for k in ('au', 'au_mask', 'landmarks', 'valid')}, tiled=True)
-      valid = np.asarray(gathered['valid']) > 0
-      probs.append(np.asarray(p)[valid])
-      points.append(np.asarray(lm)[valid])
-      labels.append(gathered['au'][valid])
-      masks.append(gathered['au_mask'][valid])
-      truth.append(gathered['landmarks'][valid])
-    au = metrics.au_scores(np.concatenate(probs), np.concatenate(labels),
-                           np.concatenate(masks))
-    marks = metrics.landmark_scores(np.concatenate(points), np.concatenate(truth))
-    if not landmark_branch_trained(config, domain):  # an untrained branch's error means nothing
-      marks = {k: None for k in marks}
-    results[name] = {'domain': domain, 'path': eval_path(config, domain),
-                     'au_ids': list(config.data.au_ids),
-                     'f1': au['f1'].tolist(), 'accuracy': au['accuracy'].tolist(),
-                     'f1_mean': au['f1_mean'], 'accuracy_mean': au['accuracy_mean'],
-                     'labelled': au['count'].tolist(), **marks}
-  return results
 
 
 # -- the loop -----------------------------------------------------------------------------
 
 def _run_stage(stage, state, step_fn, *, config, data, mesh, model, batch_size, epochs,
-               manager, reporter, evaluate_each_epoch):
+               manager, reporter, evaluate_each_epoch, changed=()):
   spe = data.steps_per_epoch(batch_size)
   if spe <= 0:
     raise TrainingError(f'the source training split has fewer examples than one batch '
@@ -308,7 +215,15 @@ def _run_stage(stage, state, step_fn, *, config, data, mesh, model, batch_size, 
   total = epochs * spe
   if config.train.max_steps > 0:
     total = min(total, config.train.max_steps)
-  state, restored = checkpointing.restore_latest(manager, state, mesh)
+  try:
+    state, restored = checkpointing.restore_latest(manager, state, mesh)
+  except ValueError:
+    if not changed:
+      raise
+    raise config_lib.ConfigError(
+        f'{manager.directory} holds a model of another shape: this config changes '
+        f'{", ".join(changed)} against the workdir\'s config.json; train into a new '
+        '--workdir, or set those fields back') from None
   start = int(state.step)
   if restored:
     reporter.log(f'stage {stage}: resumed from step {start} of {total}')
@@ -317,13 +232,13 @@ def _run_stage(stage, state, step_fn, *, config, data, mesh, model, batch_size, 
   jitted = jit_step(step_fn, mesh)
   # Commit the state to the replicated sharding the step returns, so that the second
   # step does not compile again for a different input sharding.
-  state = jax.device_put(state, jax.sharding.NamedSharding(mesh, P()))
+  state = jax.device_put(state, sharding.replicated(mesh))
   source = data.source_batches(batch_size, start)
   target = data.target_batches(batch_size, start)
   reporter.start(stage, start, total, spe, batch_size)
   last_good = manager.latest_step()
   for step in range(start, total):
-    batch = to_global({'source': next(source), 'target': next(target)}, mesh)
+    batch = sharding.to_global({'source': next(source), 'target': next(target)}, mesh)
     state, logs = jitted(state, batch)
     done = step + 1
     epoch_end = done % spe == 0 or done == total
@@ -339,7 +254,7 @@ def _run_stage(stage, state, step_fn, *, config, data, mesh, model, batch_size, 
       scores = None
       if epoch_end and evaluate_each_epoch:
         variables = {'params': state.params, 'batch_stats': state.batch_stats}
-        results = evaluate(model, variables, data, config, mesh)
+        results = evaluate.evaluate(model, variables, data, config, mesh)
         reporter.evaluation(stage, done, results)
         best = results.get(config.train.best_split)
         scores = {'val_f1': best['f1_mean']} if best else None
@@ -357,7 +272,7 @@ def train_and_evaluate(config, workdir, data=None):
   evaluation results (also written to WORKDIR/results.json).
   """
   config = config_lib.prepare_config(config)
-  mesh = make_mesh()
+  mesh = sharding.make_mesh()
   model = config_lib.create_model(config)
   if data is None:
     from au_jax.data import PreparedData  # pylint: disable=g-import-not-at-top
@@ -371,43 +286,57 @@ def train_and_evaluate(config, workdir, data=None):
     raise config_lib.ConfigError(
         f'config.data.au_ids has {config_lib.num_aus(config)} AUs but the data has '
         f'weights for {len(data.au_weights)}')
+  changed = config_lib.changed_fields(workdir, config)
   reporter = reporting.Reporter(workdir)
-  reporting.save_config(config, workdir)
-  replicated = jax.sharding.NamedSharding(mesh, P())
+  if jax.process_index() == 0:
+    config_lib.save_config(config, workdir)
   variables = jax.jit(functools.partial(init_variables, model, config),
-                      out_shardings=replicated)(jax.random.key(config.seed))
+                      out_shardings=sharding.replicated(mesh))(jax.random.key(config.seed))
+  run = functools.partial(_run_stage, config=config, data=data, mesh=mesh, model=model,
+                          reporter=reporter, changed=changed)
 
+  source_only = config_lib.is_source_only(config)
   branches = config.loss.source_landmark_branch or config.loss.target_landmark_branch
-  if mode(config) == 'full' and branches and config.stage1.epochs > 0:
+  if not source_only and branches and config.stage1.epochs > 0:
     spe1 = data.steps_per_epoch(config.stage1.batch_size)
-    state = create_state(variables, config, 1, spe1)
-    state = _run_stage(
-        1, state, make_stage1_step(model, config, spe1), config=config, data=data,
-        mesh=mesh, model=model, batch_size=config.stage1.batch_size,
-        epochs=config.stage1.epochs, manager=checkpointing.manager(workdir, 'stage1', config),
-        reporter=reporter, evaluate_each_epoch=False)
+    state = run(1, create_state(variables, config, 1, spe1),
+                make_stage1_step(model, config, spe1),
+                batch_size=config.stage1.batch_size, epochs=config.stage1.epochs,
+                manager=checkpointing.manager(workdir, 'stage1', config),
+                evaluate_each_epoch=False)
     variables = {'params': state.params, 'batch_stats': state.batch_stats}
     variables = init_feature_encoders_from_branches(variables, _encoder_sources(config))
 
-  stage = 'source_only' if mode(config) == 'source_only' else 2
+  stage = 'source_only' if source_only else 2
   spe2 = data.steps_per_epoch(config.stage2.batch_size)
-  state = create_state(variables, config, stage, spe2)
-  make = make_source_only_step if stage == 'source_only' else make_stage2_step
+  make = make_source_only_step if source_only else make_stage2_step
   manager = checkpointing.manager(workdir, 'stage2', config)
-  state = _run_stage(
-      stage, state, make(model, config, spe2, data.au_weights), config=config, data=data,
-      mesh=mesh, model=model, batch_size=config.stage2.batch_size,
-      epochs=config.stage2.epochs, manager=manager, reporter=reporter,
-      evaluate_each_epoch=True)
+  state = run(stage, create_state(variables, config, stage, spe2),
+              make(model, config, spe2, data.au_weights),
+              batch_size=config.stage2.batch_size, epochs=config.stage2.epochs,
+              manager=manager, evaluate_each_epoch=True)
 
   best_step = checkpointing.best_or_latest_step(manager)
   if best_step is not None and best_step != int(state.step):
     state, _ = checkpointing.restore(manager, best_step, state, mesh)
   variables = {'params': state.params, 'batch_stats': state.batch_stats}
-  results = evaluate(model, variables, data, config, mesh)
+  results = evaluate.evaluate(model, variables, data, config, mesh)
   reporter.final(results, best_step)
   reporter.close()
   return results
+
+
+def train_and_report(config, workdir, command):
+  """train_and_evaluate for a command: a TrainingError (e.g. a NaN loss) becomes one
+  printed line and exit status 1."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.config.set_visible_devices([], 'GPU')  # tf.data only; the accelerators are JAX's
+  try:
+    train_and_evaluate(config, workdir)
+  except TrainingError as e:
+    print(f'au-jax {command}: error: {e}')
+    return 1
+  return 0
 
 
 def _encoder_sources(config):

@@ -50,7 +50,7 @@ def main():
 
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from au_jax import config_lib, train  # pylint: disable=g-import-not-at-top
+  from au_jax import config_lib, sharding, train  # pylint: disable=g-import-not-at-top
   from au_jax import data as data_lib  # pylint: disable=g-import-not-at-top
 
   jax.config.update('jax_enable_compilation_cache', False)  # measure real compiles
@@ -71,7 +71,7 @@ def main():
   def batch(seed):
     rng = np.random.default_rng(seed)
     size = config.data.crop_size
-    return train.to_global({'source': data_lib.fake_arrays(rng, args.batch, size, n_au),
+    return sharding.to_global({'source': data_lib.fake_arrays(rng, args.batch, size, n_au),
                             'target': data_lib.fake_arrays(rng, args.batch, size, n_au)},
                            mesh)
 

@@ -50,6 +50,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from au_jax import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from au_jax import data as data_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from au_jax import sharding  # pylint: disable=g-import-not-at-top,wrong-import-position
 from au_jax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 P = jax.sharding.PartitionSpec
@@ -160,7 +161,7 @@ def model_flops(step_fn, state, batch):
 
 def measure_step(model, config, variables, stage, batch_size, iters):
   """Compile and step times of one training stage, as the training loop runs it."""
-  mesh = train.make_mesh()
+  mesh = sharding.make_mesh()
   spe = 100  # only shapes the learning-rate schedules
   # A copy: the step donates its state, and the next stage starts from `variables` again.
   state = train.create_state(jax.tree.map(jnp.copy, variables), config, stage, spe)
@@ -171,7 +172,7 @@ def measure_step(model, config, variables, stage, batch_size, iters):
   step = train.jit_step(fn, mesh)
   state = jax.device_put(state, jax.sharding.NamedSharding(mesh, P()))
   host_batch = fake_batch(config, batch_size)
-  batch = train.to_global(host_batch, mesh)
+  batch = sharding.to_global(host_batch, mesh)
 
   start = time.perf_counter()
   lowered = step.lower(state, batch)

@@ -10,7 +10,8 @@ import ml_collections
 def get_config():
   c = ml_collections.ConfigDict()
   c.seed = 0
-  # '' = the full method; 'A'..'G' = rows of Table 7; 'source_only' = E_f + E_au only.
+  # '' = the full method; 'A'..'G' = rows of Table 7 (configs/table7.py); 'source_only' =
+  # E_f + E_au only.
   c.ablation = ''
 
   c.data = ml_collections.ConfigDict()
@@ -46,9 +47,6 @@ def get_config():
   c.model.au_hidden = 64
   c.model.projector_hidden = 64
   c.model.share_feature_encoder = False    # True = one E_f for both domains (ADLD)
-  # docs/method.md §2 step 3 mixes sg(F_l) into G_st. False lets the AU loss on F_sltb reach E_l and
-  # E_f^s through F_l: a diagnostic switch (README, Table 7 analogue), not the paper.
-  c.model.mix_stop_gradient = True
 
   c.loss = ml_collections.ConfigDict()
   # Eq. 13 trade-off weights.

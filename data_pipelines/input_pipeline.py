@@ -34,10 +34,6 @@ def _builder(data_dir, name):
 
 
 def _host(process_index, process_count):
-  if process_index is None or process_count is None:
-    import jax  # pylint: disable=g-import-not-at-top
-    process_index = jax.process_index() if process_index is None else process_index
-    process_count = jax.process_count() if process_count is None else process_count
   if not 0 <= process_index < process_count:
     raise DataError(f'process_index {process_index} is not in 0..{process_count - 1}')
   return process_index, process_count
@@ -117,8 +113,8 @@ def _padding(element_spec):
 
 
 def create_dataset(data_dir, name, split, *, global_batch_size, train, seed=0,
-                   crop_size=176, aligned_size=None, process_index=None,
-                   process_count=None, num_epochs=None, shuffle_buffer=10_000,
+                   crop_size=176, aligned_size=None, process_index=0,
+                   process_count=1, num_epochs=None, shuffle_buffer=10_000,
                    prefetch=2, cache=False):
   """Batches of a prepared data set for this host (see the module docstring).
 
@@ -131,7 +127,8 @@ def create_dataset(data_dir, name, split, *, global_batch_size, train, seed=0,
     seed: int; the same seed gives the same batches.
     crop_size: side of the crops (paper 176).
     aligned_size: expected side of the stored images; checked against the metadata.
-    process_index, process_count: this host and the number of hosts (default: jax's).
+    process_index, process_count: this host and the number of hosts (default: one
+      host; multi-host training passes jax.process_index() and jax.process_count()).
     num_epochs: training passes (None = forever, reshuffled each pass).
     shuffle_buffer: examples in the shuffle buffer.
     prefetch: batches to prefetch.

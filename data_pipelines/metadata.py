@@ -1,9 +1,9 @@
-"""Metadata of a prepared data set: AU ids, aligned size, counts, rates and loss weights.
+"""Metadata of a prepared data set: AU ids, aligned size, counts and occurrence rates.
 
 `prepare` stores it as `metadata.json` next to the TFDS files. AU occurrence rates come
-from labelled frames only; the loss weights are w_i = n_au (1/r_i) / sum_j (1/r_j)
-(docs/method.md §3). An AU with no positive (or no labelled) frame in the training split gets
-weight 0 and the other weights are normalised over the rest.
+from labelled frames only; training turns them into the loss weights of Eq. 9
+(`au_jax.losses.au_occurrence_weights`, docs/method.md §3.7), the one place they are
+computed.
 """
 
 import dataclasses
@@ -50,16 +50,6 @@ def occurrence_rates(positives, labelled):
     return np.where(labelled > 0, positives / np.maximum(labelled, 1), np.nan)
 
 
-def loss_weights(rates):
-  """w_i = n_au (1/r_i) / sum_j (1/r_j); AUs with rate 0 or NaN get weight 0."""
-  rates = np.asarray(rates, np.float64)
-  valid = np.isfinite(rates) & (rates > 0)
-  if not valid.any():
-    return np.zeros_like(rates)
-  inverse = np.where(valid, 1.0 / np.where(valid, rates, 1.0), 0.0)
-  return len(rates) * inverse / inverse.sum()
-
-
 def fold_split(fold, num_folds=3):
   """(train split, test split) of subject-independent fold `fold` (ADLD/JAA-Net order).
 
@@ -80,9 +70,9 @@ class DatasetMetadata:
   splits: {split: number of examples}.
   counts: {split: {'positives': [...], 'labelled': [...], 'pseudo_positives': [...],
     'pseudo_labelled': [...], 'skipped': {reason: n}, 'read': n}}.
-  train_split: the split the stored rates and weights come from ('train', or for
-    subject folds None: ask `rates(split)` for e.g. 'fold1+fold2').
-  occurrence_rates, au_weights: from train_split, or None.
+  train_split: the split the stored rates come from ('train', or for subject folds
+    None: ask `rates(split)` for e.g. 'fold1+fold2').
+  occurrence_rates: from train_split, or None.
   raw: the whole metadata.json.
   """
   au_ids: list
@@ -91,7 +81,6 @@ class DatasetMetadata:
   counts: dict
   train_split: str | None
   occurrence_rates: list | None
-  au_weights: list | None
   raw: dict
 
   def rates(self, split):
@@ -104,19 +93,14 @@ class DatasetMetadata:
     labelled = sum(np.asarray(self.counts[p]['labelled'], np.float64) for p in parts)
     return occurrence_rates(positives, labelled)
 
-  def weights(self, split):
-    """AU loss weights (docs/method.md §3) computed from `split`."""
-    return loss_weights(self.rates(split))
-
 
 def build(au_ids, aligned_size, counts, extra):
   """The metadata.json content written by prepare."""
   train_split = 'train' if 'train' in counts else None
-  rates = weights = None
+  rates = None
   if train_split and au_ids:
     rates_array = occurrence_rates(counts['train']['positives'], counts['train']['labelled'])
     rates = [None if np.isnan(r) else float(r) for r in rates_array]
-    weights = loss_weights(rates_array).tolist()
   folds = sorted(s for s in counts if re.fullmatch(r'fold\d+', s))
   per_fold = {}
   if folds and au_ids:
@@ -126,8 +110,7 @@ def build(au_ids, aligned_size, counts, extra):
       r = occurrence_rates(sum(np.asarray(counts[p]['positives'], float) for p in parts),
                            sum(np.asarray(counts[p]['labelled'], float) for p in parts))
       per_fold[test] = {'train_split': train,
-                        'occurrence_rates': [None if np.isnan(x) else float(x) for x in r],
-                        'au_weights': loss_weights(r).tolist()}
+                        'occurrence_rates': [None if np.isnan(x) else float(x) for x in r]}
   return {
       'au_ids': [int(a) for a in au_ids],
       'aligned_size': int(aligned_size),
@@ -135,7 +118,6 @@ def build(au_ids, aligned_size, counts, extra):
       'counts': counts,
       'train_split': train_split,
       'occurrence_rates': rates,
-      'au_weights': weights,
       'folds': per_fold or None,
       **extra,
   }
@@ -156,5 +138,4 @@ def load_metadata(data_dir, name=None):
   return DatasetMetadata(
       au_ids=raw['au_ids'], aligned_size=raw['aligned_size'], splits=raw['splits'],
       counts=raw['counts'], train_split=raw.get('train_split'),
-      occurrence_rates=raw.get('occurrence_rates'), au_weights=raw.get('au_weights'),
-      raw=raw)
+      occurrence_rates=raw.get('occurrence_rates'), raw=raw)

@@ -17,7 +17,7 @@ DESCRIPTION = """\
 Read a data set in its distributed layout (or a manifest CSV), align every face on
 its 49 landmarks (ADLD's align_face_49pts) and write a TFDS data set to
 DATA_DIR/aligned_faces/NAME/1.0.0/, with metadata.json holding the AU ids, the aligned
-size, and AU occurrence rates and loss weights from the training split.
+size, and AU occurrence rates of the training split.
 
 Splits: the manifest `split` column, the EmotioNet folders (train, validation, test)
 or the ADLD list prefixes when given; otherwise subject-independent folds fold0, fold1,
@@ -207,14 +207,14 @@ def summary(path, metadata, reused=False):
                f'{metadata["aligned_size"]}')
   rates = metadata.get('occurrence_rates')
   if rates and all(r is None for r in rates):
-    lines.append('  train split has no AU labels (a target domain): no loss weights')
+    lines.append('  train split has no AU labels (a target domain)')
   elif rates:
     fmt = lambda xs: ', '.join('-' if x is None else f'{x:.3f}' for x in xs)
     lines.append(f'  train rates: {fmt(metadata["occurrence_rates"])}')
-    lines.append(f'  loss weights: {fmt(metadata["au_weights"])}')
-    zero = [a for a, w in zip(aus, metadata['au_weights']) if w == 0]
+    zero = [a for a, r in zip(aus, rates) if not r]
     if zero:
-      lines.append(f'  warning: no positive training frame for AU {zero}; weight 0')
+      lines.append(f'  warning: no positive training frame for AU {zero}: as a source, '
+                   'train without it (config.data.au_ids)')
   return '\n'.join(lines)
 
 

@@ -29,7 +29,7 @@ def main():
     jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
   import functools  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from au_jax import config_lib, train  # pylint: disable=g-import-not-at-top
+  from au_jax import config_lib, sharding, train  # pylint: disable=g-import-not-at-top
   from au_jax import data as data_lib  # pylint: disable=g-import-not-at-top
 
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,7 +41,7 @@ def main():
       data_lib.fake_arrays(rng, 32, 32, n_au), data_lib.fake_arrays(rng, 32, 32, n_au),
       np.ones(n_au, np.float32), process_index=jax.process_index(),
       process_count=jax.process_count())
-  mesh = train.make_mesh()
+  mesh = sharding.make_mesh()
   model = config_lib.create_model(config)
   variables = jax.jit(functools.partial(train.init_variables, model, config))(
       jax.random.key(0))
@@ -55,7 +55,7 @@ def main():
   step = train.jit_step(train.make_stage2_step(model, config, 4, data.au_weights), mesh)
   source, target = data.source_batches(args.batch), data.target_batches(args.batch)
   for _ in range(0 if args.restore else args.steps):
-    batch = train.to_global({'source': next(source), 'target': next(target)}, mesh)
+    batch = sharding.to_global({'source': next(source), 'target': next(target)}, mesh)
     state, _ = step(state, batch)
   leaves = jax.tree_util.tree_leaves_with_path(jax.device_get(state.params))
   if jax.process_index() == 0:

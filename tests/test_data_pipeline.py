@@ -204,13 +204,6 @@ def test_load_metadata(data):
   assert info.au_ids == [1, 2, 4] and info.aligned_size == ALIGNED
   assert info.splits == {'train': 14, 'validation': 5}
   same = meta.load_metadata(meta.dataset_path(data, 'tiny'))
-  assert same.au_weights == info.au_weights
-  np.testing.assert_allclose(info.weights('train'), info.au_weights)
+  assert same.occurrence_rates == info.occurrence_rates
+  np.testing.assert_allclose(info.rates('train'), info.occurrence_rates)
   assert info.train_split == 'train'
-
-
-def test_loss_weights_formula():
-  weights = meta.loss_weights([0.5, 0.25, 0.1])
-  inverse = np.array([2, 4, 10])
-  np.testing.assert_allclose(weights, 3 * inverse / 16)
-  np.testing.assert_allclose(meta.loss_weights([0.5, 0.0, np.nan]), [3, 0, 0])

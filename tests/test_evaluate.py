@@ -102,11 +102,11 @@ def test_split_selection_and_user_errors(run, monkeypatch, capsys, tmp_path):
 
 
 def test_tables_and_csv_without_landmark_scores():
-  from au_jax.commands import evaluate as evaluate_cmd  # pylint: disable=g-import-not-at-top
+  from au_jax import evaluate  # pylint: disable=g-import-not-at-top
   r = {'domain': 'target', 'path': 'target', 'au_ids': [1, 2], 'f1': [0.5, 0.25],
        'accuracy': [0.75, 0.5], 'f1_mean': 0.375, 'accuracy_mean': 0.625,
        'labelled': [4, 4], 'mean_error': None, 'failure_rate': None}
-  text = evaluate_cmd.format_tables({'target_test': r}, 7)
+  text = evaluate.format_tables({'target_test': r}, 7)
   assert 'n/a (no trained branch)' in text and '37.5' in text
-  rows = evaluate_cmd.csv_rows({'target_test': r}, 7)
+  rows = evaluate.csv_rows({'target_test': r}, 7)
   assert rows[1][-2:] == ['', '']

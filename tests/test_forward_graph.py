@@ -182,20 +182,3 @@ def test_inference_paths_run_under_jit(tiny_model):
     assert au.shape == (2, 3) and points.shape == (2, 49, 2)
     assert np.all(np.isfinite(au))
   assert not np.allclose(src[0], tgt[0])  # the two paths differ
-
-
-@pytest.mark.parametrize('stop', [True, False])
-def test_mix_stop_gradient_switch(tiny_model, stop):
-  # docs/method.md §2 step 3: the AU logits of F_sltb never train E_l; the diagnostic switch
-  # (config.model.mix_stop_gradient=False) lets them.
-  model, variables, xs, xt = tiny_model
-  model = model.clone(mix_stop_gradient=stop)
-
-  def au_sltb(params):
-    out, _ = model.apply({**variables, 'params': params}, xs, xt, True, method='features',
-                         mutable=['batch_stats'])
-    return jnp.sum(out['au_sltb'])
-
-  grads = jax.jit(jax.grad(au_sltb))(variables['params'])
-  norm = sum(float(jnp.sum(jnp.abs(g))) for g in jax.tree.leaves(grads['landmark_encoder']))
-  assert (norm == 0) == stop

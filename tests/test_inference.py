@@ -11,12 +11,12 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
+from au_jax import evaluate
 from au_jax import inference
-from au_jax.geometry import landmarks as lm
-from au_jax import train
-from au_jax.geometry import align
 from au_jax.geometry import GeometryError
+from au_jax.geometry import align
 from au_jax.geometry import faces as faces_lib
+from au_jax.geometry import landmarks as lm
 from data_pipelines import testing
 import _trained
 
@@ -72,17 +72,17 @@ def test_any_checkpoint_folder_finds_the_same_checkpoints(run, predictor):
 
 
 def test_outputs_equal_the_training_eval_path(run, predictor):
-  """Per eval split, the predictor equals au_jax.train.predict on the full variables
-  (what train.evaluate runs), bit for bit."""
+  """Per eval split, the predictor's partially restored variables give what the full
+  training state gives through the evaluation's path, bit for bit."""
   from au_jax.data import PreparedData
   saved = full_state(run.workdir, predictor.step)
   variables = {'params': saved['params'], 'batch_stats': saved['batch_stats']}
   data = PreparedData(run.config)
   for name in ('source_fold0', 'target_validation'):
     domain = data.eval_splits[name]
-    path = train.eval_path(run.config, domain)
+    path = evaluate.eval_path(run.config, domain)
     batch = next(data.eval_batches(name, 4))
-    want = train.predict(predictor.model, variables, batch['image'], path)
+    want = inference.predict(predictor.model, variables, batch['image'], path, 32)
     got = predictor(batch['image'], path=path)
     np.testing.assert_array_equal(np.asarray(got.au_probs), np.asarray(want[0]))
     np.testing.assert_array_equal(np.asarray(got.landmarks), np.asarray(want[1]))

@@ -32,13 +32,13 @@ def add_parser(subparsers):
 
 
 def run(args):
-  from au_jax.commands import train as train_command  # pylint: disable=g-import-not-at-top
+  from au_jax import config_lib, train  # pylint: disable=g-import-not-at-top
   from data_pipelines import prepare, synthau  # pylint: disable=g-import-not-at-top
 
   args.config = args.config or default_config()
   raw = os.path.join(args.data, 'synthau')
   prepared = os.path.join(args.data, 'prepared')
-  config = train_command.load_config(args)
+  config = config_lib.from_command_line(args.config, args.extra_args)
   config.data.data_dir = prepared
   if not all(os.path.isfile(os.path.join(raw, d, 'manifest.csv')) for d in ('lab', 'wild')):
     print(f'1/3 generating SynthAU (small preset) into {raw}')
@@ -50,4 +50,4 @@ def run(args):
     prepare.prepare('manifest', [os.path.join(raw, domain, 'manifest.csv')], prepared, name,
                     aligned_size=config.data.aligned_size, seed=args.seed)
   print(f'3/3 training in {args.workdir} (TensorBoard: tensorboard --logdir {args.workdir})')
-  return train_command.train_and_report(config, args.workdir, 'demo')
+  return train.train_and_report(config, args.workdir, 'demo')

@@ -54,8 +54,7 @@ class MultiTaskAUNet(nn.Module):
   au_hidden: int = 64
   projector_hidden: int = 64
   share_feature_encoder: bool = False
-  mix_stop_gradient: bool = True  # sg(F_l) into G_st (docs/method.md §2 step 3); False: diagnostic
-  # Forward-graph switches (set from the loss config; see `au_jax.configs_lib`).
+  # Forward-graph switches (set from the loss config by `au_jax.config_lib.create_model`).
   use_projectors: bool = True
   self_reconstruction: bool = False
   target_au: bool = False
@@ -134,9 +133,8 @@ class MultiTaskAUNet(nn.Module):
     o['logits_sl'], o['F_sl'], o['F_sb'] = self._separate(o['F_s'], frozen=False)
     o['logits_tl'], o['F_tl'], o['F_tb'] = self._separate(o['F_t'], frozen=False)
     # 3. Cross mixing.
-    mix = sg if self.mix_stop_gradient else (lambda x: x)
-    o['F_sltb'] = self.feature_generator(mix(o['F_sl']), o['F_tb'])
-    o['F_tlsb'] = self.feature_generator(mix(o['F_tl']), o['F_sb'])
+    o['F_sltb'] = self.feature_generator(sg(o['F_sl']), o['F_tb'])
+    o['F_tlsb'] = self.feature_generator(sg(o['F_tl']), o['F_sb'])
     # 4. Second separation (frozen E_l) and cross-cyclic reconstruction.
     o['logits_sl_prime'], o['F_sl_prime'], o['F_tb_prime'] = self._separate(
         o['F_sltb'], frozen=True)
@@ -179,8 +177,7 @@ class MultiTaskAUNet(nn.Module):
 
   def predict_source(self, images, train: bool = False):
     """Source-domain inference: (AU logits E_au(E_f^s(I)), landmarks of branch s)."""
-    return (self.au_detector(self._encode(images, 'source', train), train),
-            self.landmark_branch_s(images, train))
+    return self.source_au_logits(images, train), self.landmark_branch_s(images, train)
 
   def predict_target(self, images, train: bool = False):
     """Target-domain inference through the reconstruction path, as ADLD does:
