@@ -1,4 +1,4 @@
-"""Where training batches come from: prepared data sets (tf.data) or arrays in memory.
+"""Where training batches come from: the prepared data sets, through tf.data.
 
 A data source gives numpy batches for this host:
   source_batches(start_step)  endless source-domain training batches from a position;
@@ -9,8 +9,6 @@ and knows `steps_per_epoch` (one epoch = one pass over the source training set, 
 Positions make resuming exact: a stream restarted at step k yields what an
 uninterrupted stream yields from step k.
 """
-
-import dataclasses
 
 import numpy as np
 
@@ -99,75 +97,3 @@ class PreparedData:
     shuffling, padded with `valid`): what the linear probes of diagnostics fit on."""
     return self._eval_pass('source', self._config.data.source_train_split,
                            global_batch_size)
-
-
-@dataclasses.dataclass
-class ArrayData:
-  """In-memory data for tests and notebooks: dicts of numpy arrays per domain.
-
-  Each domain dict holds image (N, l, l, 3) float32, landmarks (N, 49, 2), au and au_mask
-  (N, n_au). Training streams walk a fixed permutation per pass (seeded), no augmentation.
-  """
-  source: dict
-  target: dict
-  au_weights: np.ndarray
-  eval_sets: dict = dataclasses.field(default_factory=dict)  # name -> (domain, arrays)
-  seed: int = 0
-  process_index: int = 0   # this host gets its slice of each global batch
-  process_count: int = 1
-
-  @property
-  def eval_splits(self):
-    return {name: domain for name, (domain, _) in self.eval_sets.items()}
-
-  def steps_per_epoch(self, global_batch_size):
-    return len(self.source['image']) // global_batch_size
-
-  def _stream(self, arrays, global_batch_size, start_step, salt):
-    n = len(arrays['image'])
-    per_pass = n // global_batch_size
-    step = start_step
-    while True:
-      epoch, k = divmod(step, per_pass)
-      order = np.random.default_rng([self.seed, salt, epoch]).permutation(n)
-      idx = order[k * global_batch_size:(k + 1) * global_batch_size]
-      local = global_batch_size // self.process_count
-      idx = idx[self.process_index * local:(self.process_index + 1) * local]
-      yield {key: value[idx] for key, value in arrays.items()}
-      step += 1
-
-  def source_batches(self, global_batch_size, start_step=0):
-    return self._stream(self.source, global_batch_size, start_step, 0)
-
-  def target_batches(self, global_batch_size, start_step=0):
-    return self._stream(self.target, global_batch_size, start_step, 1)
-
-  def eval_batches(self, name, global_batch_size):
-    return self._eval_pass(self.eval_sets[name][1], global_batch_size)
-
-  def source_train_eval_batches(self, global_batch_size):
-    return self._eval_pass(self.source, global_batch_size)
-
-  def _eval_pass(self, arrays, global_batch_size):
-    n = len(arrays['image'])
-    for start in range(0, n, global_batch_size):
-      idx = np.arange(start, start + global_batch_size)
-      valid = (idx < n).astype(np.float32)
-      idx = np.minimum(idx, n - 1)
-      batch = {key: value[idx] for key, value in arrays.items()}
-      batch['valid'] = valid
-      yield batch
-
-
-def fake_arrays(rng, n, crop_size, n_au, labelled=True):
-  """Random faces-shaped arrays for tests: images, plausible landmarks, random AUs."""
-  image = rng.uniform(-1, 1, (n, crop_size, crop_size, 3)).astype(np.float32)
-  s = crop_size
-  base = np.stack(np.meshgrid(np.linspace(0.25, 0.75, 7), np.linspace(0.3, 0.8, 7)),
-                  -1).reshape(49, 2)
-  base[19:25] = [[0.3 + 0.02 * i, 0.4] for i in range(6)]
-  base[25:31] = [[0.6 + 0.02 * i, 0.4] for i in range(6)]
-  landmarks = (base[None] * s + rng.normal(0, 0.5, (n, 49, 2))).astype(np.float32)
-  au = rng.integers(0, 2, (n, n_au)).astype(np.int32)
-  mask = np.full((n, n_au), 1.0 if labelled else 0.0, np.float32)
-  return {'image': image, 'landmarks': landmarks, 'au': au, 'au_mask': mask}

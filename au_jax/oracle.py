@@ -32,7 +32,7 @@ def ideal_landmark_map(landmarks, crop_size, refine_au_centres=True):
 
 
 def train_oracle(config, data, log=print):
-  """Trains and evaluates the oracle; returns {split: scores} like `train.evaluate`."""
+  """Trains and evaluates the oracle; returns {split: scores} like `evaluate.evaluate`."""
   crop, refine = config.data.crop_size, config.loss.refine_au_centres
   head = AUDetector(len(config.data.au_ids), config.model.au_hidden)
   d = crop // 4

@@ -15,9 +15,7 @@ import argparse
 import functools
 import json
 import os
-import statistics
 import sys
-import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -51,7 +49,8 @@ def main():
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from au_jax import config_lib, sharding, train  # pylint: disable=g-import-not-at-top
-  from au_jax import data as data_lib  # pylint: disable=g-import-not-at-top
+  from data_pipelines import fakes  # pylint: disable=g-import-not-at-top
+  from benchmarks import timing  # pylint: disable=g-import-not-at-top
 
   jax.config.update('jax_enable_compilation_cache', False)  # measure real compiles
   devices = jax.devices()[:args.devices or None]
@@ -71,17 +70,12 @@ def main():
   def batch(seed):
     rng = np.random.default_rng(seed)
     size = config.data.crop_size
-    return sharding.to_global({'source': data_lib.fake_arrays(rng, args.batch, size, n_au),
-                            'target': data_lib.fake_arrays(rng, args.batch, size, n_au)},
+    return sharding.to_global({'source': fakes.fake_arrays(rng, args.batch, size, n_au),
+                            'target': fakes.fake_arrays(rng, args.batch, size, n_au)},
                            mesh)
 
   batches = [batch(seed) for seed in range(max(args.steps, 1))]
-  start = time.perf_counter()
-  lowered = step.lower(state, batches[0])
-  lower_s = time.perf_counter() - start
-  start = time.perf_counter()
-  lowered.compile()
-  compile_s = time.perf_counter() - start
+  _, compiled, lower_s, compile_s = timing.compile_step(step, state, batches[0])
 
   def save(path, params):
     leaves = jax.tree_util.tree_leaves_with_path(jax.device_get(params))
@@ -89,20 +83,15 @@ def main():
 
   save(args.params.replace('.npz', '.init.npz'), state.params)
   for b in batches[:args.steps]:  # also the warm-up
-    state, _ = step(state, b)
+    state, _ = compiled(state, b)
   save(args.params, state.params)
 
-  times = []
-  for _ in range(args.iters):
-    start = time.perf_counter()
-    state, logs = step(state, batches[0])
-    jax.block_until_ready((state, logs))
-    times.append(time.perf_counter() - start)
+  _, _, times, step_s = timing.time_steps(compiled, state, batches[:1], args.iters,
+                                          warmup=0)
   result = {'devices': len(devices), 'platform': devices[0].platform,
             'device_kind': devices[0].device_kind, 'global_batch': args.batch,
             'per_device_batch': args.batch // len(devices), 'lower_s': lower_s,
-            'compile_s': compile_s, 'step_s': statistics.median(times),
-            'step_times_s': times, 'compilations': step._cache_size(),  # pylint: disable=protected-access
+            'compile_s': compile_s, 'step_s': step_s, 'step_times_s': times,
             'peak_memory_mib': peak_memory_mib()}
   with open(args.result, 'w', encoding='utf-8') as f:
     json.dump(result, f, indent=1)

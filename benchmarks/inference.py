@@ -65,9 +65,8 @@ def network_rates(predictor, batches=(1, 64), seconds=3.0):
 def write_workdir(workdir, config, variables):
   """A workdir with config.json and a stage-2 checkpoint holding `variables`."""
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
-  from au_jax import reporting  # pylint: disable=g-import-not-at-top
   os.makedirs(workdir, exist_ok=True)
-  reporting.save_config(config, workdir)
+  config_lib.save_config(config, workdir)
   manager = ocp.CheckpointManager(os.path.join(workdir, 'checkpoints', 'stage2'),
                                   item_names=('state', 'meta'))
   state = {'step': np.int32(0), **variables}

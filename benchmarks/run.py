@@ -15,10 +15,10 @@ Measures, and prints as a markdown table (also written to JSON):
    accelerators when there are several;
 5. peak host memory, and the machine's load average (other jobs skew CPU timings).
 
-Step timing follows the training loop: the state is put on the mesh's replicated
-sharding before the first call (the step returns it that way, so an uncommitted state
-would compile a second program), two warm-up calls, then timed calls that each wait
-for the result. `--quick` runs the small sizes only, with fewer repetitions (a smoke
+Step timing (benchmarks/timing.py) follows the training loop: the state is put on the
+mesh's replicated sharding, the step is compiled ahead of time and that one executable
+runs two warm-up calls, then timed calls that each wait for the result. The Markdown
+table is benchmarks/report.py's. `--quick` runs the small sizes only, with fewer repetitions (a smoke
 test of this script, about two minutes on 2 CPU cores).
 """
 
@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,9 +48,11 @@ import jax.numpy as jnp  # pylint: disable=g-import-not-at-top,wrong-import-posi
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from au_jax import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
-from au_jax import data as data_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from data_pipelines import fakes  # pylint: disable=g-import-not-at-top,wrong-import-position
 from au_jax import sharding  # pylint: disable=g-import-not-at-top,wrong-import-position
 from au_jax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
+from benchmarks import report  # pylint: disable=g-import-not-at-top,wrong-import-position
+from benchmarks import timing  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 P = jax.sharding.PartitionSpec
 
@@ -128,18 +129,8 @@ def load_config(preset):
 def fake_batch(config, batch_size, seed=0):
   rng = np.random.default_rng(seed)
   n_au, size = config_lib.num_aus(config), config.data.crop_size
-  return {'source': data_lib.fake_arrays(rng, batch_size, size, n_au),
-          'target': data_lib.fake_arrays(rng, batch_size, size, n_au)}
-
-
-def cost(stage):
-  """(FLOPs, bytes accessed) of one call from XLA's cost analysis (per device) of a
-  jax.stages Lowered or Compiled step."""
-  analysis = stage.cost_analysis()
-  if isinstance(analysis, (list, tuple)):  # older JAX: one dict per device program
-    analysis = analysis[0] if analysis else {}
-  analysis = analysis or {}
-  return analysis.get('flops'), analysis.get('bytes accessed')
+  return {'source': fakes.fake_arrays(rng, batch_size, size, n_au),
+          'target': fakes.fake_arrays(rng, batch_size, size, n_au)}
 
 
 def model_flops(step_fn, state, batch):
@@ -156,7 +147,7 @@ def model_flops(step_fn, state, batch):
 
   lowered = train.jit_step(step_fn, mesh).lower(abstract(state, P()),
                                                 abstract(batch, P('data')))
-  return cost(lowered)[0]
+  return timing.cost(lowered)[0]
 
 
 def measure_step(model, config, variables, stage, batch_size, iters):
@@ -174,35 +165,16 @@ def measure_step(model, config, variables, stage, batch_size, iters):
   host_batch = fake_batch(config, batch_size)
   batch = sharding.to_global(host_batch, mesh)
 
-  start = time.perf_counter()
-  lowered = step.lower(state, batch)
-  lower_s = time.perf_counter() - start
-  start = time.perf_counter()
-  compiled = lowered.compile()
-  compile_s = time.perf_counter() - start
-  compiled_flops, bytes_accessed = cost(compiled)  # per device, after optimisation
-  del compiled
+  lowered, compiled, lower_s, compile_s = timing.compile_step(step, state, batch)
+  compiled_flops, bytes_accessed = timing.cost(compiled)  # per device, after optimisation
   if jax.default_backend() == 'cpu' and jax.device_count() == 1:
-    flops, _ = cost(lowered)  # already the one-CPU lowering
+    flops, _ = timing.cost(lowered)  # already the one-CPU lowering
   else:
     try:
       flops = model_flops(fn, state, host_batch)
     except RuntimeError:  # no CPU backend (JAX_PLATFORMS names only an accelerator)
       flops = None
-
-  warmup = []
-  for _ in range(2):
-    start = time.perf_counter()
-    state, logs = step(state, batch)
-    jax.block_until_ready((state, logs))
-    warmup.append(time.perf_counter() - start)
-  times = []
-  for _ in range(iters):
-    start = time.perf_counter()
-    state, logs = step(state, batch)
-    jax.block_until_ready((state, logs))
-    times.append(time.perf_counter() - start)
-  step_s = statistics.median(times)
+  _, warmup, times, step_s = timing.time_steps(compiled, state, [batch], iters)
   peak, _ = peak_flops(jax.devices()[0])
   achieved = flops / step_s if flops else None
   return {'stage': stage, 'batch': batch_size, 'crop': config.data.crop_size,
@@ -212,8 +184,7 @@ def measure_step(model, config, variables, stage, batch_size, iters):
           'compiled_bytes_per_step': bytes_accessed,
           'flops_per_s': achieved,
           'fraction_of_peak': (achieved / (peak * jax.device_count())
-                               if achieved and peak else None),
-          'compilations': step._cache_size()}  # pylint: disable=protected-access
+                               if achieved and peak else None)}
 
 
 def measure_training(presets, iters):
@@ -401,104 +372,6 @@ def ratios(results):
   return out
 
 
-def _f(value, digits=2):
-  if value is None:
-    return 'n/a'
-  if isinstance(value, float) and abs(value) >= 1000:
-    return f'{value:,.0f}'
-  return f'{value:.{digits}f}'
-
-
-def format_table(results):
-  env = results['environment']
-  load = ' / '.join(f'{a:.2f}' for a in env['load_average_start'])
-  load_end = ' / '.join(f'{a:.2f}' for a in env['load_average_end'])
-  lines = [f'# au_jax benchmark: {env["device_count"]} × {env["device_kind"]} '
-           f'({env["backend"]})', '',
-           f'{env["date"]}; jax {env["jax"]}, Python {env["python"]}; {env["cpu_count"]} '
-           f'CPUs ({env["cpu"]}); load average (1/5/15 min) {load} at the start, '
-           f'{load_end} at the end{"; --quick" if results["quick"] else ""}. Peak FLOP/s '
-           f'per device: {_f(env["peak_flops_per_device"])} ({env["peak_basis"]}).', '']
-  if results.get('training'):
-    lines += ['## Training steps', '',
-              '| preset | stage | crop | batch | step (s) | images/s | compile (s) | '
-              'GFLOP/step | achieved GFLOP/s | of peak |',
-              '|---|---|---|---|---|---|---|---|---|---|']
-    for preset, r in results['training'].items():
-      for stage in ('stage1', 'stage2'):
-        s = r[stage]
-        frac = f'{100 * s["fraction_of_peak"]:.1f}%' if s['fraction_of_peak'] else \
-            'unknown'
-        lines.append(
-            f'| {preset} | {stage[-1]} | {s["crop"]} | {s["batch"]} | {_f(s["step_s"], 3)} '
-            f'| {_f(s["images_per_s"], 1)} | {_f(s["lower_s"] + s["compile_s"], 1)} | '
-            f'{_f(s["flops_per_step"] / 1e9 if s["flops_per_step"] else None, 1)} | '
-            f'{_f(s["flops_per_s"] / 1e9 if s["flops_per_s"] else None, 1)} | {frac} |')
-    lines += ['', 'Step time: median of the timed calls after two warm-up calls; images/s: '
-              'source images per second (each step also takes as many target images). '
-              'Compile: tracing and lowering plus XLA compilation. FLOPs: XLA\'s cost '
-              'analysis of the step lowered for one CPU device, before optimisation (a '
-              'GPU\'s own analysis leaves out the convolutions that cuDNN does; the '
-              'compiled program\'s count is in the JSON too). Model initialisation '
-              '(jitted, as training does): ' + ', '.join(f'{p} {_f(r["init_s"], 1)} s'
-                                    for p, r in results['training'].items()) + '.']
-    compiled = {r[s]['compilations'] for r in results['training'].values()
-                for s in ('stage1', 'stage2')}
-    lines += ['Each step function compiled once (no recompilation after the first call).'
-              if compiled == {1} else f'Compilations per step function: {sorted(compiled)} '
-              '(more than 1 means a recompilation: check input shardings).', '']
-  if results.get('pipeline'):
-    lines += ['## Input pipeline (tf.data) and prepare', '',
-              '| preset | aligned → crop | batch | batches/s | images/s | prepare images/s |',
-              '|---|---|---|---|---|---|']
-    for preset, p in results['pipeline'].items():
-      lines.append(f'| {preset} | {p["aligned"]} → {p["crop"]} | {p["batch"]} | '
-                   f'{_f(p["batches_per_s"], 1)} | {_f(p["images_per_s"], 0)} | '
-                   f'{_f(p["prepare_images_per_s"], 1)} |')
-    p = next(iter(results['pipeline'].values()))
-    lines += ['', f'prepare: {p["prepare_images"]} faces from {p["prepare_source"]} '
-              f'images, {p["prepare_workers"]} workers.', '']
-  if results.get('inference'):
-    lines += ['## Inference (network only, random weights)', '',
-              '| preset | path | ' + ' | '.join(
-                  f'batch {b} images/s' for b in results['inference_batches']) + ' |',
-              '|---|---|' + '---|' * len(results['inference_batches'])]
-    for preset, r in results['inference'].items():
-      for path in ('source', 'target'):
-        lines.append(f'| {preset} | {path} | ' + ' | '.join(
-            _f(r[f'{path}_batch{b}'], 1) for b in results['inference_batches']) + ' |')
-    lines.append('')
-  if results.get('scaling'):
-    lines += ['## Multi-device stage-2 steps (same global batch)', '',
-              '| devices | kind | per-device batch | step (s) | vs 1 device | compile (s) | '
-              'max param diff vs 1 device | update mismatch | peak memory (MiB) |',
-              '|---|---|---|---|---|---|---|---|---|']
-    for run in results['scaling']:
-      lines.append(f'| {run["devices"]} | {run["kind"]} | {run["per_device_batch"]} | '
-                   f'{_f(run["step_s"], 3)} | {_f(run["step_ratio_vs_1"])}× | '
-                   f'{_f(run["lower_s"] + run["compile_s"], 1)} | '
-                   f'{run["max_param_diff"]:.1e} | {run["update_mismatch"]:.1e} | '
-                   f'{run["peak_memory_mib"]:,.0f} |')
-    run = results['scaling'][-1]
-    lines += ['', f'configs/{run["config"]}, global batch {run["global_batch"]}; '
-              f'parameters compared after {run["steps_compared"]} stage-2 steps from the '
-              'same initialisation and batches. Max param diff: the largest absolute '
-              f'difference (here in {run["worst_param"]}). Adam scales every gradient '
-              'element to about ±lr, so elements whose true gradient is nearly zero turn '
-              'the all-reduce\'s rounding noise into lr-sized steps of either sign: this '
-              'number is a few learning rates whatever the code. Update mismatch: '
-              '‖p_N − p_1‖ / ‖p_1 − p_init‖ over all parameters, the share of the '
-              'training update that differs. Simulated CPU devices share the same cores: '
-              'they check correctness and overhead, not speed.', '']
-  lines += ['## Ratios', '', '| comparison | ratio |', '|---|---|']
-  lines += [f'| {k} | {_f(v)}× |' for k, v in results['ratios'].items()]
-  memory = ', '.join(f'{_f(v, 0)} MiB after {k}'
-                     for k, v in results['peak_memory_mib'].items())
-  lines += ['', f'Peak host memory of this process (getrusage): {memory}. Total time '
-            f'{results["seconds"]:.0f} s.']
-  return '\n'.join(lines) + '\n'
-
-
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -542,7 +415,7 @@ def main(argv=None):
   results['ratios'] = ratios(results)
   results['environment']['load_average_end'] = os.getloadavg()
   results['seconds'] = time.perf_counter() - start
-  table = format_table(results)
+  table = report.format_table(results)
   print('\n' + table)
   os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
   with open(args.out, 'w', encoding='utf-8') as f:

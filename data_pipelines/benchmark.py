@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from data_pipelines import testing
+from data_pipelines import fakes
 
 
 def write_images(folder, count, height, width):
@@ -20,12 +20,12 @@ def write_images(folder, count, height, width):
                                             for a in 'xy'] + ['AU1', 'AU2']
   rows = []
   for i in range(count):
-    image, points = testing.fake_face(rng, height, width, face=0.45 * min(height, width))
+    image, points = fakes.fake_face(rng, height, width, face=0.45 * min(height, width))
     name = f'images/{i:05d}.jpg'
-    testing.write_image(os.path.join(folder, name), image)
+    fakes.write_image(os.path.join(folder, name), image)
     rows.append([name, f's{i % 5}', 'train'] + [f'{v:.2f}' for v in points.reshape(-1)]
                 + [str(i % 2), str(int(i % 3 == 0))])
-  return testing.write_csv(os.path.join(folder, 'manifest.csv'), header, rows)
+  return fakes.write_csv(os.path.join(folder, 'manifest.csv'), header, rows)
 
 
 def main(argv=None):

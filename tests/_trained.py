@@ -72,9 +72,9 @@ def trained():
 
 def _prepare_and_train(root, config, workdir):
   from au_jax import train  # pylint: disable=g-import-not-at-top
-  from data_pipelines import prepare, testing  # pylint: disable=g-import-not-at-top
-  source = testing.write_manifest(os.path.join(root, 'lab'), n=18, seed=0)
-  target = testing.write_manifest(
+  from data_pipelines import fakes, prepare  # pylint: disable=g-import-not-at-top
+  source = fakes.write_manifest(os.path.join(root, 'lab'), n=18, seed=0)
+  target = fakes.write_manifest(
       os.path.join(root, 'wild'), n=18, seed=1, domain='wild',
       splits=['train'] * 8 + ['validation'] * 5 + ['test'] * 5)
   _blank_some_labels(source)

@@ -20,10 +20,10 @@ def config():
 
 
 def data(delay):
-  from au_jax import data as data_lib  # pylint: disable=g-import-not-at-top
+  import fixtures  # pylint: disable=g-import-not-at-top
   from test_train import tiny_data  # pylint: disable=g-import-not-at-top
 
-  class Slow(data_lib.ArrayData):
+  class Slow(fixtures.ArrayData):
     def source_batches(self, global_batch_size, start_step=0):
       for batch in super().source_batches(global_batch_size, start_step):
         time.sleep(delay)

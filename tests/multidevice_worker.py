@@ -30,15 +30,16 @@ def main():
   import functools  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from au_jax import config_lib, sharding, train  # pylint: disable=g-import-not-at-top
-  from au_jax import data as data_lib  # pylint: disable=g-import-not-at-top
+  import fixtures  # pylint: disable=g-import-not-at-top
+  from data_pipelines import fakes  # pylint: disable=g-import-not-at-top
 
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   config = config_lib.prepare_config(
       config_lib.load_config(os.path.join(root, 'configs', 'tiny.py')))
   rng = np.random.default_rng(0)
   n_au = len(config.data.au_ids)
-  data = data_lib.ArrayData(
-      data_lib.fake_arrays(rng, 32, 32, n_au), data_lib.fake_arrays(rng, 32, 32, n_au),
+  data = fixtures.ArrayData(
+      fakes.fake_arrays(rng, 32, 32, n_au), fakes.fake_arrays(rng, 32, 32, n_au),
       np.ones(n_au, np.float32), process_index=jax.process_index(),
       process_count=jax.process_count())
   mesh = sharding.make_mesh()

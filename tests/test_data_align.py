@@ -9,7 +9,7 @@ import pytest
 
 from au_jax.geometry import landmarks as lm
 from au_jax.geometry import align
-from data_pipelines import testing
+from data_pipelines import fakes
 
 
 def adld_reference(land, img_size, box_enlarge=2.8):
@@ -53,7 +53,7 @@ def write_visual_check(path, image, points):
 @pytest.mark.parametrize('size', [200, 72])
 @pytest.mark.parametrize('seed', [0, 1, 2])
 def test_align_matches_adld_formula(size, seed):
-  image, points68 = testing.fake_face(np.random.default_rng(seed), 240, 200, face=110.0)
+  image, points68 = fakes.fake_face(np.random.default_rng(seed), 240, 200, face=110.0)
   points = lm.to_49(points68)
   aligned, aligned_points = align.align_face(image, points, output_size=size)
   expected, matrix = adld_reference(points, size)
@@ -64,7 +64,7 @@ def test_align_matches_adld_formula(size, seed):
 
 
 def test_aligned_eyes_are_level_and_box_centred():
-  image, points68 = testing.fake_face(np.random.default_rng(3), 240, 200, face=110.0,
+  image, points68 = fakes.fake_face(np.random.default_rng(3), 240, 200, face=110.0,
                                       angle=25.0)
   aligned, points = align.align_face(image, lm.to_49(points68), output_size=200)
   left, right = lm.eye_centres(points)
@@ -80,7 +80,7 @@ def test_aligned_eyes_are_level_and_box_centred():
 def test_image_follows_landmarks():
   """A white dot drawn at a landmark lands at the aligned landmark."""
   rng = np.random.default_rng(4)
-  image, points68 = testing.fake_face(rng, 240, 200, face=110.0, angle=15.0)
+  image, points68 = fakes.fake_face(rng, 240, 200, face=110.0, angle=15.0)
   points = lm.to_49(points68)
   image[:] = 0
   x, y = points[13]
@@ -93,7 +93,7 @@ def test_image_follows_landmarks():
 
 
 def test_visual_check_image(tmp_path):
-  image, points68 = testing.fake_face(np.random.default_rng(5), 240, 200, face=110.0,
+  image, points68 = fakes.fake_face(np.random.default_rng(5), 240, 200, face=110.0,
                                       angle=-18.0)
   aligned, points = align.align_face(image, lm.to_49(points68), output_size=200)
   path = write_visual_check(os.fspath(tmp_path / 'aligned_check.png'), aligned, points)
@@ -104,7 +104,7 @@ def test_visual_check_image(tmp_path):
 
 
 def test_border_is_grey():
-  _, points68 = testing.fake_face(np.random.default_rng(6), 50, 50, face=45.0)
+  _, points68 = fakes.fake_face(np.random.default_rng(6), 50, 50, face=45.0)
   image = np.zeros((25, 25, 3), np.uint8)  # Covers only the face's top-left part.
   aligned, _ = align.align_face(image, lm.to_49(points68), output_size=100)
   assert tuple(aligned[-1, -1]) == (128, 128, 128)
@@ -112,7 +112,7 @@ def test_border_is_grey():
 
 
 def test_degenerate_eyes_raise():
-  _, points68 = testing.fake_face(np.random.default_rng(7))
+  _, points68 = fakes.fake_face(np.random.default_rng(7))
   points = lm.to_49(points68)
   points[lm.RIGHT_EYE] = points[lm.LEFT_EYE]
   with pytest.raises(align.AlignmentError, match='eye centres'):
@@ -120,7 +120,7 @@ def test_degenerate_eyes_raise():
 
 
 def test_nan_landmarks_raise():
-  _, points68 = testing.fake_face(np.random.default_rng(8))
+  _, points68 = fakes.fake_face(np.random.default_rng(8))
   points = lm.to_49(points68)
   points[3, 0] = np.nan
   with pytest.raises(align.AlignmentError, match='NaN'):
@@ -133,7 +133,7 @@ def test_wrong_shape_raises():
 
 
 def test_resize_aligned_keeps_landmarks_on_content():
-  image, points68 = testing.fake_face(np.random.default_rng(9), 240, 200, face=110.0)
+  image, points68 = fakes.fake_face(np.random.default_rng(9), 240, 200, face=110.0)
   aligned, points = align.align_face(image, lm.to_49(points68), output_size=200)
   small, small_points = align.resize_aligned(aligned, points, 72)
   assert small.shape == (72, 72, 3)

@@ -11,7 +11,7 @@ from au_jax.geometry import landmarks as lm
 from data_pipelines import input_pipeline as ip
 from data_pipelines import metadata as meta
 from data_pipelines import prepare
-from data_pipelines import testing
+from data_pipelines import fakes
 from data_pipelines.errors import DataError
 
 ALIGNED, CROP = 40, 32
@@ -21,7 +21,7 @@ ALIGNED, CROP = 40, 32
 def data(tmp_path_factory):
   """A prepared data set: 14 train, 5 validation examples, aligned to 40 pixels."""
   root = tmp_path_factory.mktemp('pipeline')
-  path = testing.write_manifest(root / 'm', n=19, splits=['train'] * 14 + ['validation'] * 5,
+  path = fakes.write_manifest(root / 'm', n=19, splits=['train'] * 14 + ['validation'] * 5,
                                 pseudo=True)
   prepare.prepare('manifest', [path], os.fspath(root / 'data'), 'tiny',
                   aligned_size=ALIGNED, progress=False)

@@ -16,7 +16,7 @@ from au_jax.geometry import faces
 from data_pipelines import metadata as meta
 from data_pipelines import prepare
 from data_pipelines import process
-from data_pipelines import testing
+from data_pipelines import fakes
 from data_pipelines.errors import DataError
 
 
@@ -50,7 +50,7 @@ def test_help_lists_the_options():
 
 
 def test_bad_inputs_are_counted_skips(tmp_path, capsys):
-  path = testing.write_manifest(tmp_path / 'm', n=12, splits=['train', 'train', 'test'])
+  path = fakes.write_manifest(tmp_path / 'm', n=12, splits=['train', 'train', 'test'])
   os.remove(tmp_path / 'm' / 'images' / '0000.png')  # Missing (train).
   (tmp_path / 'm' / 'images' / '0001.png').write_bytes(b'not a png')  # Corrupt (train).
   def edit(rows):
@@ -82,7 +82,7 @@ def test_bad_inputs_are_counted_skips(tmp_path, capsys):
 
 
 def test_prepared_examples_and_restart(tmp_path, capsys):
-  path = testing.write_manifest(tmp_path / 'm', n=6, splits=['train', 'validation'],
+  path = fakes.write_manifest(tmp_path / 'm', n=6, splits=['train', 'validation'],
                                 pseudo=True, domain='wild')
   args = ['--format', 'manifest', '--input', path, '--output', os.fspath(tmp_path / 'd'),
           '--name', 'ok', '--aligned-size', '48']
@@ -107,7 +107,7 @@ def test_prepared_examples_and_restart(tmp_path, capsys):
 
 
 def test_interrupted_prepare_resumes_from_chunks(tmp_path, capsys, monkeypatch):
-  path = testing.write_manifest(tmp_path / 'm', n=8, splits=['train'])
+  path = fakes.write_manifest(tmp_path / 'm', n=8, splits=['train'])
   monkeypatch.setattr(process, 'CHUNK', 2)
   real = process.process_chunk
   calls = []
@@ -131,7 +131,7 @@ def test_interrupted_prepare_resumes_from_chunks(tmp_path, capsys, monkeypatch):
 
 
 def test_empty_split_is_an_error(tmp_path, capsys):
-  path = testing.write_manifest(tmp_path / 'm', n=4, splits=['train', 'test'])
+  path = fakes.write_manifest(tmp_path / 'm', n=4, splits=['train', 'test'])
   os.remove(tmp_path / 'm' / 'images' / '0001.png')
   os.remove(tmp_path / 'm' / 'images' / '0003.png')
   code, out, err = run_main(capsys, '--format', 'manifest', '--input', path, '--output',
@@ -143,7 +143,7 @@ def test_empty_split_is_an_error(tmp_path, capsys):
 
 
 def test_bad_au_value_is_a_one_line_error(tmp_path, capsys):
-  path = testing.write_manifest(tmp_path / 'm', n=3)
+  path = fakes.write_manifest(tmp_path / 'm', n=3)
   edit_rows(path, lambda rows: rows[3].__setitem__(rows[0].index('AU2'), 'yes'))
   code, _, err = run_main(capsys, '--format', 'manifest', '--input', path, '--output',
                           os.fspath(tmp_path / 'd'), '--name', 'x')
@@ -152,15 +152,15 @@ def test_bad_au_value_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_bad_name_is_an_error(tmp_path, capsys):
-  path = testing.write_manifest(tmp_path / 'm', n=3)
+  path = fakes.write_manifest(tmp_path / 'm', n=3)
   code, _, err = run_main(capsys, '--format', 'manifest', '--input', path, '--output',
                           os.fspath(tmp_path / 'd'), '--name', 'Bad Name')
   assert code == 2 and 'lower case letters' in err
 
 
 def test_detected_landmarks_and_no_face(tmp_path):
-  path = testing.write_manifest(tmp_path / 'm', n=6, splits=['train'])
-  _, detected = testing.fake_face(np.random.default_rng(99))
+  path = fakes.write_manifest(tmp_path / 'm', n=6, splits=['train'])
+  _, detected = fakes.fake_face(np.random.default_rng(99))
   seen = []
   def detect(image):
     seen.append(image.shape)
@@ -200,7 +200,7 @@ def test_predictor_path_without_importing_the_package(tmp_path, monkeypatch):
 
 
 def test_bp4d_folds_and_fold_weights(tmp_path, capsys):
-  root = testing.write_bp4d(os.fspath(tmp_path / 'bp4d'), frames=4)
+  root = fakes.write_bp4d(os.fspath(tmp_path / 'bp4d'), frames=4)
   code, out, err = run_main(capsys, '--format', 'bp4d', '--input', root, '--output',
                             os.fspath(tmp_path / 'd'), '--name', 'bp4d',
                             '--aligned-size', '40')
@@ -219,7 +219,7 @@ def test_bp4d_folds_and_fold_weights(tmp_path, capsys):
 
 
 def test_adld_lists_are_resized_not_realigned(tmp_path, capsys):
-  prefix = testing.write_adld(os.fspath(tmp_path), n=4)
+  prefix = fakes.write_adld(os.fspath(tmp_path), n=4)
   code, _, err = run_main(capsys, '--format', 'adld', '--input', f'train={prefix}',
                           '--input', f'test={prefix}', '--image-root',
                           os.fspath(tmp_path / 'imgs'), '--aus', '1,2,4,6,12,17',
@@ -239,8 +239,8 @@ def test_adld_lists_are_resized_not_realigned(tmp_path, capsys):
 
 
 def test_emotionet_and_pseudo_labels(tmp_path, capsys):
-  root = testing.write_emotionet(os.fspath(tmp_path / 'en'), train=4, validation=4)
-  table = testing.write_csv(os.fspath(tmp_path / 'of.csv'), ['image', 'AU01_c', 'AU12_c'],
+  root = fakes.write_emotionet(os.fspath(tmp_path / 'en'), train=4, validation=4)
+  table = fakes.write_csv(os.fspath(tmp_path / 'of.csv'), ['image', 'AU01_c', 'AU12_c'],
                             [[f'train_{i:03d}.jpg', '1', '0'] for i in range(4)])
   code, out, err = run_main(capsys, '--format', 'emotionet', '--input', root, '--output',
                             os.fspath(tmp_path / 'd'), '--name', 'en', '--aus',

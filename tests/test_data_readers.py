@@ -8,7 +8,7 @@ import pytest
 
 from data_pipelines import plan as plan_lib
 from data_pipelines import records as rec
-from data_pipelines import testing
+from data_pipelines import fakes
 from data_pipelines.errors import DataError, SkipRecord
 from data_pipelines.readers import ReadOptions, get_reader, pseudo
 
@@ -29,7 +29,7 @@ def rewrite_csv(path, edit):
 # Manifest.
 
 def test_manifest_reads_columns(tmp_path):
-  path = testing.write_manifest(tmp_path, n=6, splits=['train', 'val', 'test'],
+  path = fakes.write_manifest(tmp_path, n=6, splits=['train', 'val', 'test'],
                                 pseudo=True)
   source = read('manifest', [path])
   assert len(source.records) == 6 and source.au_ids == [1, 2, 4]
@@ -43,7 +43,7 @@ def test_manifest_reads_columns(tmp_path):
 
 
 def test_manifest_empty_cells_are_unknown_and_openface_columns_are_pseudo(tmp_path):
-  path = testing.write_manifest(tmp_path, n=3)
+  path = fakes.write_manifest(tmp_path, n=3)
   def edit(rows):
     rows[0].append('AU12_c')
     for row in rows[1:]:
@@ -59,10 +59,10 @@ def test_manifest_empty_cells_are_unknown_and_openface_columns_are_pseudo(tmp_pa
 @pytest.mark.parametrize('count', [66, 49])
 def test_manifest_accepts_66_and_49_points(tmp_path, count):
   rng = np.random.default_rng(0)
-  image, points = testing.fake_face(rng, landmarks=count)
-  testing.write_image(os.fspath(tmp_path / 'a.png'), image)
+  image, points = fakes.fake_face(rng, landmarks=count)
+  fakes.write_image(os.fspath(tmp_path / 'a.png'), image)
   header = ['image', 'subject'] + [f'{a}{i}' for i in range(1, count + 1) for a in 'xy']
-  path = testing.write_csv(os.fspath(tmp_path / 'm.csv'), header,
+  path = fakes.write_csv(os.fspath(tmp_path / 'm.csv'), header,
                            [['a.png', 's'] + [str(v) for v in points.reshape(-1)]])
   source = read('manifest', [path])
   assert source.records[0].landmarks.shape == (count, 2)
@@ -70,21 +70,21 @@ def test_manifest_accepts_66_and_49_points(tmp_path, count):
 
 
 def test_manifest_bad_au_value_names_file_and_row(tmp_path):
-  path = testing.write_manifest(tmp_path, n=3)
+  path = fakes.write_manifest(tmp_path, n=3)
   rewrite_csv(path, lambda rows: rows[2].__setitem__(rows[0].index('AU4'), '2'))
   with pytest.raises(DataError, match=r'manifest\.csv, row 3: column AU4 holds .2.'):
     read('manifest', [path])
 
 
 def test_manifest_partial_landmark_row(tmp_path):
-  path = testing.write_manifest(tmp_path, n=3)
+  path = fakes.write_manifest(tmp_path, n=3)
   rewrite_csv(path, lambda rows: rows[3].__setitem__(rows[0].index('y68'), ''))
   with pytest.raises(DataError, match=r'row 4: 135 of 136 landmark cells'):
     read('manifest', [path])
 
 
 def test_manifest_wrong_landmark_count_in_header(tmp_path):
-  path = testing.write_csv(os.fspath(tmp_path / 'm.csv'),
+  path = fakes.write_csv(os.fspath(tmp_path / 'm.csv'),
                            ['image', 'subject'] + [f'{a}{i}' for i in range(1, 51)
                                                    for a in 'xy'],
                            [['a.png', 's'] + ['1'] * 100])
@@ -93,14 +93,14 @@ def test_manifest_wrong_landmark_count_in_header(tmp_path):
 
 
 def test_manifest_non_number_landmark(tmp_path):
-  path = testing.write_manifest(tmp_path, n=2)
+  path = fakes.write_manifest(tmp_path, n=2)
   rewrite_csv(path, lambda rows: rows[1].__setitem__(rows[0].index('x5'), 'abc'))
   with pytest.raises(DataError, match=r"row 2: landmark value 'abc' is not a number"):
     read('manifest', [path])
 
 
 def test_manifest_nan_landmarks_are_kept_for_a_counted_skip(tmp_path):
-  path = testing.write_manifest(tmp_path, n=2)
+  path = fakes.write_manifest(tmp_path, n=2)
   rewrite_csv(path, lambda rows: rows[1].__setitem__(rows[0].index('x20'), 'nan'))
   source = read('manifest', [path])
   assert np.isnan(source.records[0].landmarks).any()
@@ -129,7 +129,7 @@ def test_manifest_missing_file(tmp_path):
 # ADLD / JAA-Net list files.
 
 def test_adld_lists(tmp_path):
-  prefix = testing.write_adld(os.fspath(tmp_path), n=5)
+  prefix = fakes.write_adld(os.fspath(tmp_path), n=5)
   source = read('adld', [f'train={prefix}'], image_root=os.fspath(tmp_path / 'imgs'),
                 aus=[1, 2, 4, 6, 12, 17])
   assert len(source.records) == 5 and source.au_ids == [1, 2, 4, 6, 12, 17]
@@ -141,7 +141,7 @@ def test_adld_lists(tmp_path):
 
 
 def test_adld_needs_aus_and_matching_lines(tmp_path):
-  prefix = testing.write_adld(os.fspath(tmp_path), n=3)
+  prefix = fakes.write_adld(os.fspath(tmp_path), n=3)
   with pytest.raises(DataError, match='pass --aus'):
     read('adld', [prefix])
   with pytest.raises(DataError, match='6 values, but --aus names 2 AUs'):
@@ -153,7 +153,7 @@ def test_adld_needs_aus_and_matching_lines(tmp_path):
 
 
 def test_adld_bad_landmark_line(tmp_path):
-  prefix = testing.write_adld(os.fspath(tmp_path), n=2)
+  prefix = fakes.write_adld(os.fspath(tmp_path), n=2)
   lines = open(prefix + '_land.txt').read().splitlines()
   lines[1] = ' '.join(lines[1].split()[:-2])
   open(prefix + '_land.txt', 'w').write('\n'.join(lines) + '\n')
@@ -165,7 +165,7 @@ def test_adld_bad_landmark_line(tmp_path):
 
 @pytest.mark.parametrize('landmark_format', ['csv', 'mat'])
 def test_bp4d_layout(tmp_path, landmark_format):
-  root = testing.write_bp4d(os.fspath(tmp_path), frames=3, landmark_format=landmark_format)
+  root = fakes.write_bp4d(os.fspath(tmp_path), frames=3, landmark_format=landmark_format)
   source = read('bp4d', [root])
   assert len(source.records) == 9
   assert source.au_ids == [1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24]
@@ -179,7 +179,7 @@ def test_bp4d_layout(tmp_path, landmark_format):
 
 
 def test_bp4d_frame_step_and_errors(tmp_path):
-  root = testing.write_bp4d(os.fspath(tmp_path), subjects=('F001',), frames=4)
+  root = fakes.write_bp4d(os.fspath(tmp_path), subjects=('F001',), frames=4)
   assert len(read('bp4d', [root], frame_step=2).records) == 2
   os.remove(os.path.join(root, 'Landmarks', 'F001_T1.csv'))
   with pytest.raises(DataError, match='no landmarks for F001_T1'):
@@ -196,7 +196,7 @@ def test_bp4d_frame_step_and_errors(tmp_path):
 # DISFA.
 
 def test_disfa_layout_reads_video_frames(tmp_path):
-  truth = testing.write_disfa(os.fspath(tmp_path), frames=4)
+  truth = fakes.write_disfa(os.fspath(tmp_path), frames=4)
   source = read('disfa', [os.fspath(tmp_path)])
   assert len(source.records) == 12 and source.au_ids == [1, 4, 6, 12]
   record = source.records[2]
@@ -216,14 +216,14 @@ def test_disfa_layout_reads_video_frames(tmp_path):
 
 
 def test_disfa_folds_follow_jaa_net_lists(tmp_path):
-  testing.write_disfa(os.fspath(tmp_path), subjects=('SN001', 'SN013', 'SN003'), frames=1)
+  fakes.write_disfa(os.fspath(tmp_path), subjects=('SN001', 'SN013', 'SN003'), frames=1)
   source = read('disfa', [os.fspath(tmp_path)])
   assert plan_lib.assign_folds(source.records, 3, source.fold_lists) == {
       'fold0': ['SN001'], 'fold1': ['SN013'], 'fold2': ['SN003']}
 
 
 def test_disfa_errors(tmp_path):
-  testing.write_disfa(os.fspath(tmp_path), subjects=('SN001',), frames=2)
+  fakes.write_disfa(os.fspath(tmp_path), subjects=('SN001',), frames=2)
   label = tmp_path / 'ActionUnit_Labels' / 'SN001' / 'SN001_au4.txt'
   label.write_text('1,7\n2,0\n')
   with pytest.raises(DataError, match=r'SN001_au4\.txt, row 1: intensity 7'):
@@ -238,7 +238,7 @@ def test_disfa_errors(tmp_path):
 
 
 def test_missing_video_frame_is_a_skip(tmp_path):
-  testing.write_disfa(os.fspath(tmp_path), subjects=('SN001',), frames=2)
+  fakes.write_disfa(os.fspath(tmp_path), subjects=('SN001',), frames=2)
   source = read('disfa', [os.fspath(tmp_path)])
   record = source.records[1]
   record.frame = 50
@@ -250,7 +250,7 @@ def test_missing_video_frame_is_a_skip(tmp_path):
 # EmotioNet.
 
 def test_emotionet_layout(tmp_path):
-  testing.write_emotionet(os.fspath(tmp_path), train=5, validation=6)
+  fakes.write_emotionet(os.fspath(tmp_path), train=5, validation=6)
   source = read('emotionet', [os.fspath(tmp_path)], max_train=3)
   splits = [r.split for r in source.records]
   assert splits.count('train') == 3
@@ -265,12 +265,12 @@ def test_emotionet_layout(tmp_path):
 
 
 def test_emotionet_errors(tmp_path):
-  testing.write_emotionet(os.fspath(tmp_path), train=1, validation=2)
+  fakes.write_emotionet(os.fspath(tmp_path), train=1, validation=2)
   os.remove(tmp_path / 'landmarks.csv')
   with pytest.raises(DataError, match='--detect-landmarks or that file'):
     read('emotionet', [os.fspath(tmp_path)])
   assert read('emotionet', [os.fspath(tmp_path)], need_landmarks=False).records
-  testing.write_image(os.fspath(tmp_path / 'validation' / 'extra.jpg'),
+  fakes.write_image(os.fspath(tmp_path / 'validation' / 'extra.jpg'),
                       np.zeros((8, 8, 3), np.uint8))
   with pytest.raises(DataError, match=r'validation\.csv: no row for 1 image'):
     read('emotionet', [os.fspath(tmp_path)], need_landmarks=False)
@@ -279,9 +279,9 @@ def test_emotionet_errors(tmp_path):
 # Pseudo labels.
 
 def test_openface_table_and_folder(tmp_path):
-  path = testing.write_manifest(tmp_path / 'm', n=3)
+  path = fakes.write_manifest(tmp_path / 'm', n=3)
   source = read('manifest', [path])
-  table = testing.write_csv(
+  table = fakes.write_csv(
       os.fspath(tmp_path / 'of.csv'),
       ['input', ' face', ' confidence', ' success', ' AU01_c', ' AU04_c'],
       [['images/0000.png', '0', '0.9', '1', '1', '0'],
@@ -290,17 +290,17 @@ def test_openface_table_and_folder(tmp_path):
   assert pseudo.attach(source.records, pseudo.read_pseudo_labels(table)) == 1
   assert source.records[0].pseudo == {1: 1, 4: 0}  # The most confident face.
   folder = tmp_path / 'openface'
-  testing.write_csv(os.fspath(folder / '0002.csv'),
+  fakes.write_csv(os.fspath(folder / '0002.csv'),
                     ['face', 'confidence', 'success', 'AU01_c'], [['0', '0.8', '1', '1']])
   assert pseudo.attach(source.records, pseudo.read_pseudo_labels(os.fspath(folder))) == 1
   assert source.records[2].pseudo == {1: 1}
 
 
 def test_pseudo_errors(tmp_path):
-  bad = testing.write_csv(os.fspath(tmp_path / 'p.csv'), ['image', 'AU01_c'], [['a', '3']])
+  bad = fakes.write_csv(os.fspath(tmp_path / 'p.csv'), ['image', 'AU01_c'], [['a', '3']])
   with pytest.raises(DataError, match=r'p\.csv, row 2: column AU01_c holds .3.'):
     pseudo.read_pseudo_labels(bad)
-  no_name = testing.write_csv(os.fspath(tmp_path / 'q.csv'), ['AU01_c'], [['1']])
+  no_name = fakes.write_csv(os.fspath(tmp_path / 'q.csv'), ['AU01_c'], [['1']])
   with pytest.raises(DataError, match='no image column'):
     pseudo.read_pseudo_labels(no_name)
 
@@ -308,7 +308,7 @@ def test_pseudo_errors(tmp_path):
 # Plans.
 
 def test_plan_folds_and_errors(tmp_path):
-  path = testing.write_manifest(tmp_path, n=6, subjects=('a', 'b', 'c', 'd'))
+  path = fakes.write_manifest(tmp_path, n=6, subjects=('a', 'b', 'c', 'd'))
   source = read('manifest', [path])
   plan = plan_lib.make_plan(source, aus=[1, 4])
   assert sorted(plan.splits) == ['fold0', 'fold1', 'fold2'] and plan.au_ids == [1, 4]
@@ -326,7 +326,7 @@ def test_plan_folds_and_errors(tmp_path):
 
 
 def test_plan_of_pseudo_labels_only(tmp_path):
-  path = testing.write_csv(
+  path = fakes.write_csv(
       os.fspath(tmp_path / 'm.csv'), ['image', 'split', 'pseudo_AU12', 'pseudo_AU2'],
       [['a.png', 'train', '1', '0'], ['b.png', 'train', '', '1']])
   source = read('manifest', [path])

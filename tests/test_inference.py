@@ -17,7 +17,7 @@ from au_jax.geometry import GeometryError
 from au_jax.geometry import align
 from au_jax.geometry import faces as faces_lib
 from au_jax.geometry import landmarks as lm
-from data_pipelines import testing
+from data_pipelines import fakes
 import _trained
 
 REPO = _trained.REPO
@@ -194,7 +194,7 @@ class KnownFaces:
 
 
 def test_find_faces_aligns_as_training_did():
-  image, points = testing.fake_face(np.random.default_rng(3), 120, 100, face=60.0)
+  image, points = fakes.fake_face(np.random.default_rng(3), 120, 100, face=60.0)
   faces = faces_lib.find_faces(image, KnownFaces(points), crop_size=176,
                                aligned_size=200)
   assert len(faces) == 1
@@ -209,7 +209,7 @@ def test_find_faces_aligns_as_training_did():
 
 
 def test_find_faces_on_a_shrunk_huge_image_reports_original_pixels():
-  image, points = testing.fake_face(np.random.default_rng(4), 120, 100, face=60.0)
+  image, points = fakes.fake_face(np.random.default_rng(4), 120, 100, face=60.0)
   big = np.repeat(np.repeat(image, 8, axis=0), 8, axis=1)  # 960 x 800
   # The detector sees the shrunk copy (max side 240 = 2x), so give it 2x points.
   work_points = (points + 0.5) * 2 - 0.5

@@ -14,7 +14,7 @@ import _trained
 from au_jax import inference
 from au_jax.geometry import faces as faces_lib
 from au_jax import predict
-from data_pipelines import testing
+from data_pipelines import fakes
 
 # Eye centres of astronaut(), marked by hand on a 10x zoom (iris centres, x y pixels).
 LEFT_EYE, RIGHT_EYE = np.array([203.5, 101.0]), np.array([247.0, 103.5])
@@ -198,7 +198,7 @@ def test_batches_across_frames_keep_row_order(run, tmp_path):
     if i == 2:
       image = np.full((120, 100, 3), 40, np.uint8)
     else:
-      image, points = testing.fake_face(rng, 120, 100, face=60.0)
+      image, points = fakes.fake_face(rng, 120, 100, face=60.0)
       known[image.tobytes()[:4096]] = points
     files.append(write(tmp_path / f'{i}.png', image))
   predictor = inference.load(run.workdir)

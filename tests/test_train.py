@@ -14,14 +14,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import fixtures
 from au_jax import checkpointing
 from au_jax import config_lib
-from au_jax import data as data_lib
 from au_jax import evaluate
 from au_jax import objective
 from au_jax import optim
 from au_jax import sharding
 from au_jax import train
+from data_pipelines import fakes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -43,10 +44,10 @@ def tiny(**overrides):
 
 def tiny_data(n=16, seed=0):
   rng = np.random.default_rng(seed)
-  return data_lib.ArrayData(
-      data_lib.fake_arrays(rng, n, 32, 3), data_lib.fake_arrays(rng, n, 32, 3),
+  return fixtures.ArrayData(
+      fakes.fake_arrays(rng, n, 32, 3), fakes.fake_arrays(rng, n, 32, 3),
       np.array([0.5, 1.0, 1.5], np.float32),
-      eval_sets={'target_validation': ('target', data_lib.fake_arrays(rng, 10, 32, 3))})
+      eval_sets={'target_validation': ('target', fakes.fake_arrays(rng, 10, 32, 3))})
 
 
 # -- schedules -----------------------------------------------------------------------------
@@ -278,7 +279,7 @@ def test_interrupted_run_resumes_to_the_same_parameters(tmp_path, monkeypatch):
   assert any(l['kind'] == 'train' and 'lr' in l and 'au' in l for l in lines)
 
 
-class NaNAfter(data_lib.ArrayData):
+class NaNAfter(fixtures.ArrayData):
   """Source images turn to NaN from global step `bad_from` on."""
   bad_from = 4
 

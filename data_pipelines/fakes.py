@@ -1,7 +1,8 @@
-"""Small fake faces and fake data set layouts, for tests and benchmarks.
+"""Fakes for tests, notebooks and benchmarks: faces, data set layouts, model batches.
 
 Each `write_*` function builds a tiny copy of one layout of docs/data_formats.md with
-drawn faces whose 68 landmarks are known exactly.
+drawn faces whose 68 landmarks are known exactly; `fake_arrays` gives a batch of random
+model inputs shaped like the training data's.
 """
 
 import csv
@@ -203,3 +204,17 @@ def write_adld(root, n=5, au_count=6, seed=0):
     with open(f'{prefix}_{suffix}.txt', 'w') as f:
       f.write('\n'.join(lines) + '\n')
   return prefix
+
+
+def fake_arrays(rng, n, crop_size, n_au, labelled=True):
+  """Random faces-shaped arrays for tests: images, plausible landmarks, random AUs."""
+  image = rng.uniform(-1, 1, (n, crop_size, crop_size, 3)).astype(np.float32)
+  s = crop_size
+  base = np.stack(np.meshgrid(np.linspace(0.25, 0.75, 7), np.linspace(0.3, 0.8, 7)),
+                  -1).reshape(49, 2)
+  base[19:25] = [[0.3 + 0.02 * i, 0.4] for i in range(6)]
+  base[25:31] = [[0.6 + 0.02 * i, 0.4] for i in range(6)]
+  landmarks = (base[None] * s + rng.normal(0, 0.5, (n, 49, 2))).astype(np.float32)
+  au = rng.integers(0, 2, (n, n_au)).astype(np.int32)
+  mask = np.full((n, n_au), 1.0 if labelled else 0.0, np.float32)
+  return {'image': image, 'landmarks': landmarks, 'au': au, 'au_mask': mask}

@@ -1,0 +1,96 @@
+"""The Markdown table of benchmarks/run.py's results."""
+
+
+def _f(value, digits=2):
+  if value is None:
+    return 'n/a'
+  if isinstance(value, float) and abs(value) >= 1000:
+    return f'{value:,.0f}'
+  return f'{value:.{digits}f}'
+
+
+def format_table(results):
+  env = results['environment']
+  load = ' / '.join(f'{a:.2f}' for a in env['load_average_start'])
+  load_end = ' / '.join(f'{a:.2f}' for a in env['load_average_end'])
+  lines = [f'# au_jax benchmark: {env["device_count"]} × {env["device_kind"]} '
+           f'({env["backend"]})', '',
+           f'{env["date"]}; jax {env["jax"]}, Python {env["python"]}; {env["cpu_count"]} '
+           f'CPUs ({env["cpu"]}); load average (1/5/15 min) {load} at the start, '
+           f'{load_end} at the end{"; --quick" if results["quick"] else ""}. Peak FLOP/s '
+           f'per device: {_f(env["peak_flops_per_device"])} ({env["peak_basis"]}).', '']
+  if results.get('training'):
+    lines += ['## Training steps', '',
+              '| preset | stage | crop | batch | step (s) | images/s | compile (s) | '
+              'GFLOP/step | achieved GFLOP/s | of peak |',
+              '|---|---|---|---|---|---|---|---|---|---|']
+    for preset, r in results['training'].items():
+      for stage in ('stage1', 'stage2'):
+        s = r[stage]
+        frac = f'{100 * s["fraction_of_peak"]:.1f}%' if s['fraction_of_peak'] else \
+            'unknown'
+        lines.append(
+            f'| {preset} | {stage[-1]} | {s["crop"]} | {s["batch"]} | {_f(s["step_s"], 3)} '
+            f'| {_f(s["images_per_s"], 1)} | {_f(s["lower_s"] + s["compile_s"], 1)} | '
+            f'{_f(s["flops_per_step"] / 1e9 if s["flops_per_step"] else None, 1)} | '
+            f'{_f(s["flops_per_s"] / 1e9 if s["flops_per_s"] else None, 1)} | {frac} |')
+    lines += ['', 'Step time: median of the timed calls after two warm-up calls; images/s: '
+              'source images per second (each step also takes as many target images). '
+              'Compile: tracing and lowering plus XLA compilation. FLOPs: XLA\'s cost '
+              'analysis of the step lowered for one CPU device, before optimisation (a '
+              'GPU\'s own analysis leaves out the convolutions that cuDNN does; the '
+              'compiled program\'s count is in the JSON too). Model initialisation '
+              '(jitted, as training does): ' + ', '.join(f'{p} {_f(r["init_s"], 1)} s'
+                                    for p, r in results['training'].items()) + '.']
+    lines += ['Each step is compiled once, ahead of time, and the timed calls run that '
+              'executable (benchmarks/timing.py).', '']
+  if results.get('pipeline'):
+    lines += ['## Input pipeline (tf.data) and prepare', '',
+              '| preset | aligned → crop | batch | batches/s | images/s | prepare images/s |',
+              '|---|---|---|---|---|---|']
+    for preset, p in results['pipeline'].items():
+      lines.append(f'| {preset} | {p["aligned"]} → {p["crop"]} | {p["batch"]} | '
+                   f'{_f(p["batches_per_s"], 1)} | {_f(p["images_per_s"], 0)} | '
+                   f'{_f(p["prepare_images_per_s"], 1)} |')
+    p = next(iter(results['pipeline'].values()))
+    lines += ['', f'prepare: {p["prepare_images"]} faces from {p["prepare_source"]} '
+              f'images, {p["prepare_workers"]} workers.', '']
+  if results.get('inference'):
+    lines += ['## Inference (network only, random weights)', '',
+              '| preset | path | ' + ' | '.join(
+                  f'batch {b} images/s' for b in results['inference_batches']) + ' |',
+              '|---|---|' + '---|' * len(results['inference_batches'])]
+    for preset, r in results['inference'].items():
+      for path in ('source', 'target'):
+        lines.append(f'| {preset} | {path} | ' + ' | '.join(
+            _f(r[f'{path}_batch{b}'], 1) for b in results['inference_batches']) + ' |')
+    lines.append('')
+  if results.get('scaling'):
+    lines += ['## Multi-device stage-2 steps (same global batch)', '',
+              '| devices | kind | per-device batch | step (s) | vs 1 device | compile (s) | '
+              'max param diff vs 1 device | update mismatch | peak memory (MiB) |',
+              '|---|---|---|---|---|---|---|---|---|']
+    for run in results['scaling']:
+      lines.append(f'| {run["devices"]} | {run["kind"]} | {run["per_device_batch"]} | '
+                   f'{_f(run["step_s"], 3)} | {_f(run["step_ratio_vs_1"])}× | '
+                   f'{_f(run["lower_s"] + run["compile_s"], 1)} | '
+                   f'{run["max_param_diff"]:.1e} | {run["update_mismatch"]:.1e} | '
+                   f'{run["peak_memory_mib"]:,.0f} |')
+    run = results['scaling'][-1]
+    lines += ['', f'configs/{run["config"]}, global batch {run["global_batch"]}; '
+              f'parameters compared after {run["steps_compared"]} stage-2 steps from the '
+              'same initialisation and batches. Max param diff: the largest absolute '
+              f'difference (here in {run["worst_param"]}). Adam scales every gradient '
+              'element to about ±lr, so elements whose true gradient is nearly zero turn '
+              'the all-reduce\'s rounding noise into lr-sized steps of either sign: this '
+              'number is a few learning rates whatever the code. Update mismatch: '
+              '‖p_N − p_1‖ / ‖p_1 − p_init‖ over all parameters, the share of the '
+              'training update that differs. Simulated CPU devices share the same cores: '
+              'they check correctness and overhead, not speed.', '']
+  lines += ['## Ratios', '', '| comparison | ratio |', '|---|---|']
+  lines += [f'| {k} | {_f(v)}× |' for k, v in results['ratios'].items()]
+  memory = ', '.join(f'{_f(v, 0)} MiB after {k}'
+                     for k, v in results['peak_memory_mib'].items())
+  lines += ['', f'Peak host memory of this process (getrusage): {memory}. Total time '
+            f'{results["seconds"]:.0f} s.']
+  return '\n'.join(lines) + '\n'
