@@ -279,6 +279,20 @@ def test_interrupted_run_resumes_to_the_same_parameters(tmp_path, monkeypatch):
   assert any(l['kind'] == 'train' and 'lr' in l and 'au' in l for l in lines)
 
 
+def test_resuming_with_another_model_shape_names_the_changed_fields(tmp_path):
+  config = tiny(**{'stage1.epochs': 0, 'stage2.epochs': 1, 'train.max_steps': 1})
+  workdir = str(tmp_path / 'w')
+  train.train_and_evaluate(config, workdir, tiny_data())
+  config.model.hidden = 4  # trained with 8
+  config.train.max_steps = 2
+  with pytest.raises(config_lib.ConfigError) as error:
+    train.train_and_evaluate(config, workdir, tiny_data())
+  message = str(error.value)
+  assert len(message.splitlines()) == 1
+  assert 'model.hidden: 8 → 4' in message and 'train.max_steps: 1 → 2' in message
+  assert 'new --workdir' in message
+
+
 class NaNAfter(fixtures.ArrayData):
   """Source images turn to NaN from global step `bad_from` on."""
   bad_from = 4
