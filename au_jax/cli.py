@@ -7,10 +7,9 @@ A subcommand module provides `add_parser(subparsers)`, registering itself with
 
 import argparse
 import importlib
+import logging
 import os
 import sys
-
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TensorFlow's C++ info lines
 
 # name -> module; the order is the order of `au-jax --help`.
 SUBCOMMANDS = {
@@ -28,10 +27,22 @@ SUBCOMMANDS = {
 _USER_ERRORS = ('ConfigError', 'DataError', 'InputError', 'GeometryError')
 
 
+def quiet_libraries():
+  """No TensorFlow, XLA or absl info lines among au-jax's own output (--verbose keeps
+  them). Set before TensorFlow and JAX are imported: their C++ logging reads these."""
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  # oneDNN's "custom operations are on" line; tf.data here does no oneDNN maths.
+  os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
+  logging.getLogger('absl').setLevel(logging.ERROR)
+  logging.getLogger('jax').setLevel(logging.ERROR)
+
+
 def build_parser():
   parser = argparse.ArgumentParser(
       prog='au-jax',
       description='Multi-task facial action unit detection for faces in the wild (JAX).')
+  parser.add_argument('--verbose', action='store_true',
+                      help="keep TensorFlow's, XLA's and absl's own log lines")
   subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
   subparsers.required = True
   for module in SUBCOMMANDS.values():
@@ -41,6 +52,8 @@ def build_parser():
 
 def main(argv=None):
   argv = sys.argv[1:] if argv is None else list(argv)
+  if '--verbose' not in argv:
+    quiet_libraries()
   parser = build_parser()
   args, rest = parser.parse_known_args(argv)
   if rest and not getattr(args, 'accepts_extra_args', False):

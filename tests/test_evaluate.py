@@ -110,3 +110,23 @@ def test_tables_and_csv_without_landmark_scores():
   assert 'n/a (no trained branch)' in text and '37.5' in text
   rows = evaluate.csv_rows({'target_test': r}, 7)
   assert rows[1][-2:] == ['', '']
+
+
+@pytest.mark.parametrize('verbose', [False, True])
+def test_output_is_quiet_unless_verbose(run, tmp_path, verbose):
+  # The console command in a fresh process: TensorFlow and XLA print their info lines
+  # at import unless au-jax quiets them first.
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  env = {k: v for k, v in os.environ.items()
+         if k not in ('TF_CPP_MIN_LOG_LEVEL', 'TF_ENABLE_ONEDNN_OPTS')}
+  argv = [sys.executable, '-m', 'au_jax.cli', *(['--verbose'] if verbose else []),
+          'evaluate', '--config', _trained.TINY, '--workdir', run.workdir,
+          '--output-dir', str(tmp_path), *run.overrides]
+  done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert 'checkpoint step' in done.stdout
+  noise = [line for line in (done.stdout + done.stderr).splitlines()
+           if 'oneDNN' in line or line.startswith(('I0000', 'W0000'))
+           or 'absl::InitializeLog' in line]
+  assert bool(noise) == verbose, noise
