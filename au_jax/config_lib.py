@@ -225,5 +225,6 @@ def create_model(config):
       share_feature_encoder=m.share_feature_encoder,
       use_projectors=bool(loss.projectors),
       self_reconstruction=loss.self_reconstruction > 0,
+      landmark_branches=bool(loss.source_landmark_branch or loss.target_landmark_branch),
       target_au=bool(config.data.pseudo_labels),
   )

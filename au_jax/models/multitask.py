@@ -57,6 +57,7 @@ class MultiTaskAUNet(nn.Module):
   # Forward-graph switches (set from the loss config by `au_jax.config_lib.create_model`).
   use_projectors: bool = True
   self_reconstruction: bool = False
+  landmark_branches: bool = True  # False: `features` skips them (no loss reads them)
   target_au: bool = False
 
   def setup(self):
@@ -150,8 +151,9 @@ class MultiTaskAUNet(nn.Module):
     if self.self_reconstruction:  # ADLD's self-reconstruction term (baseline config).
       o['F_s_self'] = self.feature_generator(sg(o['F_sl']), o['F_sb'])
       o['F_t_self'] = self.feature_generator(sg(o['F_tl']), o['F_tb'])
-    # 5. Landmark branches.
-    o['FL_s'], o['FL_t'] = self.landmarks(images_s, images_t, train)
+    # 5. Landmark branches (rows A and source-only train none: not computed).
+    if self.landmark_branches:
+      o['FL_s'], o['FL_t'] = self.landmarks(images_s, images_t, train)
     # 6. AU logits.
     o['au_s'] = self.au_detector(o['F_s'], train)
     o['au_sltb'] = self.au_detector(o['F_sltb'], train)
@@ -202,8 +204,10 @@ class MultiTaskAUNet(nn.Module):
             'reconstructed': mixed}
 
   def __call__(self, images_s, images_t, train: bool = False):
-    """Runs every module once (used by `init`)."""
+    """Runs every module once (used by `init`, so that every parameter exists)."""
     f = self.features(images_s, images_t, train)
+    if not self.landmark_branches:
+      f['FL_s'], f['FL_t'] = self.landmarks(images_s, images_t, train)
     return f, self.discriminate(f)
 
 
