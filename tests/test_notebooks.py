@@ -142,3 +142,36 @@ def test_inference(tmp_path):
   assert (work / 'predictions' / 'overlays' / 'astronaut.png').is_file()
   assert images_shown(nb) >= 3
   assert sorted(os.listdir(tmp_path)) == ['work'], 'files written outside WORK'
+
+
+def _install_cell(name):
+  with open(os.path.join(COLAB, name), encoding='utf-8') as f:
+    nb = json.load(f)
+  cells = [c for c in nb['cells'] if 'install' in c.get('metadata', {}).get('tags', [])]
+  assert len(cells) == 1, name
+  return ''.join(cells[0]['source'])
+
+
+@pytest.mark.parametrize('name', ['quickstart.ipynb', 'inference.ipynb',
+                                  'train_real_data.ipynb'])
+def test_colab_install_cell_works_as_shipped(name, monkeypatch):
+  """In Colab without au_jax: an empty form field stops with a clear message; a
+  repository address is cloned and installed, a wheel or requirement installed as is."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  source = _install_cell(name)
+  assert "AU_JAX_SOURCE = ''  #@param" in source  # a form field, shipped empty
+  calls = []
+  monkeypatch.setattr(subprocess, 'run', lambda cmd, check: calls.append(cmd))
+  monkeypatch.setitem(sys.modules, 'google.colab', object())
+  monkeypatch.setattr(importlib.util, 'find_spec', lambda n: None)
+  with pytest.raises(SystemExit, match='Set AU_JAX_SOURCE in the form above'):
+    exec(source, {})  # pylint: disable=exec-used
+  assert not calls
+  scope = {}
+  with pytest.raises(SystemExit):
+    exec(source, scope)  # pylint: disable=exec-used
+  scope['install_au_jax']('https://example.org/me/au_jax.git')
+  assert calls[0][:3] == ['git', 'clone', '--depth=1']
+  assert calls[1][-1] == '/content/au_jax[faces]'
+  scope['install_au_jax']('/content/drive/MyDrive/au_jax-0.1.0-py3-none-any.whl')
+  assert calls[2][-1] == '/content/drive/MyDrive/au_jax-0.1.0-py3-none-any.whl'
