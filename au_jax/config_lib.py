@@ -209,6 +209,7 @@ def num_aus(config):
 
 def create_model(config):
   """The MultiTaskAUNet that `config` describes (call prepare_config first)."""
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from au_jax.models import MultiTaskAUNet  # pylint: disable=g-import-not-at-top
   m, loss = config.model, config.loss
   return MultiTaskAUNet(
@@ -226,5 +227,6 @@ def create_model(config):
       use_projectors=bool(loss.projectors),
       self_reconstruction=loss.self_reconstruction > 0,
       landmark_branches=bool(loss.source_landmark_branch or loss.target_landmark_branch),
+      dtype=jnp.bfloat16 if config.half_precision else jnp.float32,
       target_au=bool(config.data.pseudo_labels),
   )

@@ -10,6 +10,9 @@ import ml_collections
 def get_config():
   c = ml_collections.ConfigDict()
   c.seed = 0
+  # bfloat16 activations and convolutions; parameters, optimiser state, losses and the
+  # heat-map soft-max stay float32 (as flax's imagenet example). For TPUs and GPUs.
+  c.half_precision = False
   # '' = the full method; 'A'..'G' = rows of Table 7 (configs/table7.py); 'source_only' =
   # E_f + E_au only.
   c.ablation = ''

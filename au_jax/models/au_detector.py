@@ -10,14 +10,16 @@ class AUHead(nn.Module):
   """One AU: 3× [conv, BN, PReLU], conv, global average pool, Dense 1."""
   hidden: int = 64
   train: bool = False
+  dtype: layers.Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, features):
     x = features
     for i in range(3):
-      x = layers.ConvBNPReLU(self.hidden, name=f'layer{i}')(x, self.train)
-    x = layers.conv3x3(self.hidden, name='last')(x)
-    return layers.Dense(1, name='logit')(jnp.mean(x, axis=(1, 2)))[:, 0]
+      x = layers.ConvBNPReLU(self.hidden, self.dtype, name=f'layer{i}')(x, self.train)
+    x = layers.conv3x3(self.hidden, name='last', dtype=self.dtype)(x)
+    x = jnp.mean(x.astype(jnp.float32), axis=(1, 2))
+    return layers.Dense(1, name='logit', dtype=self.dtype)(x)[:, 0].astype(jnp.float32)
 
 
 class AUDetector(nn.Module):
@@ -29,10 +31,11 @@ class AUDetector(nn.Module):
   """
   num_aus: int
   hidden: int = 64
+  dtype: layers.Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, features, train: bool):
     layers.check_input(features, 4, 'AUDetector')
-    logits = [AUHead(self.hidden, train, name=f'head{i}')(features)
+    logits = [AUHead(self.hidden, train, self.dtype, name=f'head{i}')(features)
               for i in range(self.num_aus)]
     return jnp.stack(logits, axis=-1)

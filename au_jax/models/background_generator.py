@@ -5,6 +5,7 @@ reaches E_f. The caller applies the stop-gradient (see `MultiTaskAUNet`).
 """
 
 import flax.linen as nn
+import jax.numpy as jnp
 
 from au_jax.models import layers
 
@@ -13,10 +14,11 @@ class BackgroundGenerator(nn.Module):
   """F (B, d, d, C) → landmark-free background feature F_b (B, d, d, hidden)."""
   hidden: int = 64
   depth: int = 4
+  dtype: layers.Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, features):
     x = layers.check_input(features, 4, 'BackgroundGenerator')
     for i in range(self.depth):
-      x = layers.ConvINPReLU(self.hidden, name=f'layer{i}')(x)
+      x = layers.ConvINPReLU(self.hidden, self.dtype, name=f'layer{i}')(x)
     return nn.tanh(x)

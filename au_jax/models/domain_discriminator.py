@@ -16,19 +16,20 @@ class DomainDiscriminator(nn.Module):
   is skipped on a 1×1 map (only at test sizes), where it would zero the features.
   """
   channels: tuple[int, ...] = (64, 64, 128, 128)
+  dtype: layers.Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, features):
     x = layers.check_input(features, 4, 'DomainDiscriminator')
     for i, c in enumerate(self.channels[:-1]):
       x = layers.Conv(c, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
-                      name=f'down{i}')(x)
+                      name=f'down{i}', dtype=self.dtype)(x)
       if x.shape[1] * x.shape[2] > 1:  # IN of a 1×1 map is identically 0
-        x = layers.InstanceNorm()(x)
+        x = layers.InstanceNorm(dtype=self.dtype)(x)
       x = layers.PReLU()(x)
     k = min(4, x.shape[1], x.shape[2])
     x = layers.Conv(self.channels[-1], (k, k), strides=(2, 2), padding='VALID',
-                    name='last')(x)
+                    name='last', dtype=self.dtype)(x)
     x = layers.PReLU()(x)
-    x = layers.Conv(1, (1, 1), name='score')(x)
-    return jnp.mean(x, axis=(1, 2))
+    x = layers.Conv(1, (1, 1), name='score', dtype=self.dtype)(x)
+    return jnp.mean(x.astype(jnp.float32), axis=(1, 2))

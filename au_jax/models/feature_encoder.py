@@ -6,6 +6,7 @@ copying them (see `au_jax.models.multitask.init_feature_encoders_from_branches`)
 """
 
 import flax.linen as nn
+import jax.numpy as jnp
 
 from au_jax.models import layers
 
@@ -13,9 +14,10 @@ from au_jax.models import layers
 class FeatureEncoder(nn.Module):
   """Image (B, l, l, 3) → facial feature F (B, l/4, l/4, channels[1])."""
   channels: tuple[int, ...] = (32, 64)
+  dtype: layers.Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, images, train: bool):
     layers.check_input(images, 4, 'FeatureEncoder', channels=3)
-    x = layers.ConvBlocks(tuple(self.channels), name='front')(images, train)
+    x = layers.ConvBlocks(tuple(self.channels), self.dtype, name='front')(images, train)
     return nn.tanh(x)

@@ -18,12 +18,13 @@ class FeatureGenerator(nn.Module):
   """
   channels: tuple[int, ...] = (128, 128, 64, 64)
   out_channels: int = 64
+  dtype: layers.Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, landmark, background):
     layers.check_input(landmark, 4, 'FeatureGenerator(landmark)', channels=1)
-    x = jnp.concatenate([landmark, layers.check_input(
-        background, 4, 'FeatureGenerator(background)')], axis=-1)
+    x = jnp.concatenate([landmark.astype(self.dtype), layers.check_input(
+        background, 4, 'FeatureGenerator(background)').astype(self.dtype)], axis=-1)
     for i, c in enumerate((*self.channels, self.out_channels)):
-      x = layers.ConvINPReLU(c, name=f'layer{i}')(x)
+      x = layers.ConvINPReLU(c, self.dtype, name=f'layer{i}')(x)
     return nn.tanh(x)

@@ -18,20 +18,23 @@ class CBAM(nn.Module):
   """
   reduction: int = 16
   kernel_size: int = 7
+  dtype: layers.Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool):
     channels = x.shape[-1]
-    hidden = layers.Dense(max(channels // self.reduction, 1), name='mlp_hidden')
-    out = layers.Dense(channels, name='mlp_out')
+    hidden = layers.Dense(max(channels // self.reduction, 1), name='mlp_hidden',
+                          dtype=self.dtype)
+    out = layers.Dense(channels, name='mlp_out', dtype=self.dtype)
     mlp = lambda v: out(nn.relu(hidden(v)))
     gate = nn.sigmoid(mlp(jnp.mean(x, axis=(1, 2))) + mlp(jnp.max(x, axis=(1, 2))))
     x = x * gate[:, None, None, :]
     pooled = jnp.concatenate(
         [jnp.max(x, axis=-1, keepdims=True), jnp.mean(x, axis=-1, keepdims=True)], -1)
     s = layers.Conv(1, (self.kernel_size, self.kernel_size), padding='SAME',
-                    use_bias=False, name='spatial_conv')(pooled)
-    s = layers.BatchNorm(use_running_average=not train, name='spatial_bn')(s)
+                    use_bias=False, name='spatial_conv', dtype=self.dtype)(pooled)
+    s = layers.BatchNorm(use_running_average=not train, name='spatial_bn',
+                         dtype=self.dtype)(s)
     return x * nn.sigmoid(s)
 
 
@@ -48,15 +51,16 @@ class LandmarkBranch(nn.Module):
   num_landmarks: int = 49
   dense_units: int = 512
   cbam_reduction: int = 16
+  dtype: layers.Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, images, train: bool):
     layers.check_input(images, 4, 'LandmarkBranch', channels=3)
-    x = layers.ConvBlocks(tuple(self.channels[:2]), name='front')(images, train)
+    x = layers.ConvBlocks(tuple(self.channels[:2]), self.dtype, name='front')(images, train)
     x = self.shared(x, train)
-    x = layers.ConvBlocks(tuple(self.channels[4:]), name='back')(x, train)
-    x = CBAM(self.cbam_reduction, name='cbam')(x, train)
+    x = layers.ConvBlocks(tuple(self.channels[4:]), self.dtype, name='back')(x, train)
+    x = CBAM(self.cbam_reduction, dtype=self.dtype, name='cbam')(x, train)
     x = x.reshape(x.shape[0], -1)
-    x = layers.Dense(self.dense_units, name='fc1')(x)
-    x = layers.Dense(2 * self.num_landmarks, name='fc2')(x)
-    return x.reshape(x.shape[0], self.num_landmarks, 2)
+    x = layers.Dense(self.dense_units, name='fc1', dtype=self.dtype)(x)
+    x = layers.Dense(2 * self.num_landmarks, name='fc2', dtype=self.dtype)(x)
+    return x.reshape(x.shape[0], self.num_landmarks, 2).astype(jnp.float32)

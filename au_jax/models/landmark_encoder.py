@@ -7,7 +7,9 @@ from au_jax.models import layers
 
 
 def landmark_feature(logits):
-  """F_l: the per-pixel sum of the n softmax maps, softmax over the d² positions of each."""
+  """F_l: the per-pixel sum of the n softmax maps, softmax over the d² positions of each
+  (in float32 whatever the computation dtype)."""
+  logits = logits.astype(jnp.float32)
   b, h, w, n = logits.shape
   probs = nn.softmax(logits.reshape(b, h * w, n), axis=1)
   return jnp.sum(probs, axis=-1).reshape(b, h, w, 1)
@@ -18,11 +20,12 @@ class LandmarkEncoder(nn.Module):
   hidden: int = 64
   num_landmarks: int = 49
   depth: int = 4
+  dtype: layers.Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, features):
     x = layers.check_input(features, 4, 'LandmarkEncoder')
     for i in range(self.depth):
-      x = layers.ConvINPReLU(self.hidden, name=f'layer{i}')(x)
-    logits = layers.conv3x3(self.num_landmarks, name='logits')(nn.tanh(x))
-    return logits, landmark_feature(logits)
+      x = layers.ConvINPReLU(self.hidden, self.dtype, name=f'layer{i}')(x)
+    logits = layers.conv3x3(self.num_landmarks, name='logits', dtype=self.dtype)(nn.tanh(x))
+    return logits.astype(jnp.float32), landmark_feature(logits)

@@ -58,33 +58,38 @@ class MultiTaskAUNet(nn.Module):
   use_projectors: bool = True
   self_reconstruction: bool = False
   landmark_branches: bool = True  # False: `features` skips them (no loss reads them)
+  # Computation dtype: bfloat16 with config.half_precision (parameters stay float32;
+  # every output the losses read is float32).
+  dtype: layers.Dtype = jnp.float32
   target_au: bool = False
 
   def setup(self):
     lc = tuple(self.landmark_channels)
     if len(lc) != 5:
       raise ValueError(f'landmark_channels needs 5 entries, got {lc}')
-    self.shared_blocks = layers.ConvBlocks(lc[2:4])
+    dt = self.dtype
+    self.shared_blocks = layers.ConvBlocks(lc[2:4], dt)
     branch = functools.partial(
         LandmarkBranch, shared=self.shared_blocks, channels=lc,
         num_landmarks=self.num_landmarks, dense_units=self.landmark_dense,
-        cbam_reduction=self.cbam_reduction)
+        cbam_reduction=self.cbam_reduction, dtype=dt)
     self.landmark_branch_s = branch()
     self.landmark_branch_t = branch()
-    self.feature_encoder_s = FeatureEncoder(lc[:2])
+    self.feature_encoder_s = FeatureEncoder(lc[:2], dt)
     if not self.share_feature_encoder:
-      self.feature_encoder_t = FeatureEncoder(lc[:2])
-    self.landmark_encoder = LandmarkEncoder(self.hidden, self.num_landmarks)
-    self.background_generator = BackgroundGenerator(self.hidden)
-    self.feature_generator = FeatureGenerator(tuple(self.generator_channels), lc[1])
-    self.landmark_discriminator = LandmarkDiscriminator(self.hidden, self.num_landmarks)
-    self.domain_discriminator_s = DomainDiscriminator(tuple(self.domain_channels))
-    self.domain_discriminator_t = DomainDiscriminator(tuple(self.domain_channels))
-    self.au_detector = AUDetector(self.num_aus, self.au_hidden)
+      self.feature_encoder_t = FeatureEncoder(lc[:2], dt)
+    self.landmark_encoder = LandmarkEncoder(self.hidden, self.num_landmarks, dtype=dt)
+    self.background_generator = BackgroundGenerator(self.hidden, dtype=dt)
+    self.feature_generator = FeatureGenerator(tuple(self.generator_channels), lc[1], dt)
+    self.landmark_discriminator = LandmarkDiscriminator(self.hidden, self.num_landmarks,
+                                                        dtype=dt)
+    self.domain_discriminator_s = DomainDiscriminator(tuple(self.domain_channels), dt)
+    self.domain_discriminator_t = DomainDiscriminator(tuple(self.domain_channels), dt)
+    self.au_detector = AUDetector(self.num_aus, self.au_hidden, dt)
     if self.use_projectors:
-      self.projector_feature = Projector(lc[1], self.projector_hidden)
-      self.projector_landmark = Projector(1, self.projector_hidden)
-      self.projector_background = Projector(self.hidden, self.projector_hidden)
+      self.projector_feature = Projector(lc[1], self.projector_hidden, dt)
+      self.projector_landmark = Projector(1, self.projector_hidden, dt)
+      self.projector_background = Projector(self.hidden, self.projector_hidden, dt)
 
   # -- pieces ---------------------------------------------------------------------------
 
@@ -160,13 +165,13 @@ class MultiTaskAUNet(nn.Module):
     if self.target_au:  # pseudo-label mode ("-P")
       o['au_t'] = self.au_detector(o['F_t'], train)
       o['au_tlsb'] = self.au_detector(o['F_tlsb'], train)
-    return o
+    return {k: v.astype(jnp.float32) for k, v in o.items()}  # the losses run in float32
 
   def discriminate(self, f):
     """D_l on the background features and both D_d on real and mixed features."""
     return {
-        'dl_sb': self.landmark_discriminator(f['F_sb']),
-        'dl_tb': self.landmark_discriminator(f['F_tb']),
+        'dl_sb': self.landmark_discriminator(f['F_sb']).astype(jnp.float32),
+        'dl_tb': self.landmark_discriminator(f['F_tb']).astype(jnp.float32),
         'dd_s_real': self.domain_discriminator_s(f['F_s']),
         'dd_s_fake': self.domain_discriminator_s(f['F_tlsb']),
         'dd_t_real': self.domain_discriminator_t(f['F_t']),

@@ -7,6 +7,7 @@ feature it aligns. One projector per feature kind (F, F_l, F_b), shared by both 
 """
 
 import flax.linen as nn
+import jax.numpy as jnp
 
 from au_jax.models import layers
 
@@ -14,10 +15,11 @@ from au_jax.models import layers
 class Projector(nn.Module):
   out_channels: int
   hidden: int = 64
+  dtype: layers.Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x):
     x = layers.check_input(x, 4, 'Projector', channels=self.out_channels)
-    x = layers.Conv(self.hidden, (1, 1), name='in')(x)
-    x = layers.conv3x3(self.hidden, name='mid')(x)
-    return layers.Conv(self.out_channels, (1, 1), name='out')(x)
+    x = layers.Conv(self.hidden, (1, 1), name='in', dtype=self.dtype)(x)
+    x = layers.conv3x3(self.hidden, name='mid', dtype=self.dtype)(x)
+    return layers.Conv(self.out_channels, (1, 1), name='out', dtype=self.dtype)(x)
