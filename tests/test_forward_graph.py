@@ -182,3 +182,30 @@ def test_inference_paths_run_under_jit(tiny_model):
     assert au.shape == (2, 3) and points.shape == (2, 49, 2)
     assert np.all(np.isfinite(au))
   assert not np.allclose(src[0], tgt[0])  # the two paths differ
+
+
+def test_au_detector_statistics_see_target_features(tiny_model):
+  # As in ADLD, E_au runs on F_s, F_t, F_tlsb and F_sltb (the unlabelled two for their
+  # BatchNorm statistics only), so its running statistics, which inference uses, also
+  # describe target-landmark features like the target path's.
+  model, variables, xs, xt = tiny_model
+
+  def stats(target_images):
+    _, mutated = model.apply(variables, xs, target_images, True, method='features',
+                             mutable=['batch_stats'])
+    return mutated['batch_stats']['au_detector']
+
+  a, b = stats(xt), stats(xt[::-1] * 0.5)
+  differs = [not np.allclose(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b))]
+  assert all(differs)
+  # ... and they are the four updates, in ADLD's order F_s, F_t, F_tlsb, F_sltb, of a
+  # momentum-0.1 running mean that starts at 0.
+  from au_jax.models import layers  # pylint: disable=g-import-not-at-top
+  out, _ = model.apply(variables, xs, xt, True, method='features', mutable=['batch_stats'])
+  conv = variables['params']['au_detector']['head0']['layer0']['Conv_0']
+  width = conv['kernel'].shape[-1]
+  means = [jnp.mean(layers.conv3x3(width).apply({'params': conv}, out[k]), axis=(0, 1, 2))
+           for k in ('F_s', 'F_t', 'F_tlsb', 'F_sltb')]
+  expected = 0.1 * sum(0.9 ** (3 - i) * m for i, m in enumerate(means))
+  np.testing.assert_allclose(a['head0']['layer0']['BatchNorm_0']['mean'], expected,
+                             rtol=1e-4, atol=1e-6)

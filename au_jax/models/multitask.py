@@ -159,12 +159,17 @@ class MultiTaskAUNet(nn.Module):
     # 5. Landmark branches (rows A and source-only train none: not computed).
     if self.landmark_branches:
       o['FL_s'], o['FL_t'] = self.landmarks(images_s, images_t, train)
-    # 6. AU logits.
+    # 6. AU logits of F_s, F_t, F_tlsb and F_sltb, in ADLD's order. Only F_s and F_sltb
+    # have labels (F_t and F_tlsb too with pseudo labels), but E_au sees all four, as in
+    # ADLD: its BatchNorm's running statistics, which inference uses, then average over
+    # every kind of feature, target-landmark ones included, like the target path's.
     o['au_s'] = self.au_detector(o['F_s'], train)
+    stats_only = (lambda x: x) if self.target_au else sg
+    au_t = self.au_detector(stats_only(o['F_t']), train)
+    au_tlsb = self.au_detector(stats_only(o['F_tlsb']), train)
     o['au_sltb'] = self.au_detector(o['F_sltb'], train)
     if self.target_au:  # pseudo-label mode ("-P")
-      o['au_t'] = self.au_detector(o['F_t'], train)
-      o['au_tlsb'] = self.au_detector(o['F_tlsb'], train)
+      o['au_t'], o['au_tlsb'] = au_t, au_tlsb
     return {k: v.astype(jnp.float32) for k, v in o.items()}  # the losses run in float32
 
   def discriminate(self, f):
