@@ -72,22 +72,23 @@ def preprocess(images, crop_size):
   return images
 
 
-def make_apply(model, path, crop_size):
-  """The pure function (variables, images) -> Prediction of one inference path."""
+def make_apply(model, path, crop_size, landmarks=True):
+  """The pure function (variables, images) -> Prediction of one inference path; without
+  `landmarks` the landmark branch does not run and Prediction.landmarks is None."""
   method = 'predict_source' if _check_path(path) == 'source' else 'predict_target'
 
   def apply(variables, images):
     logits, points = model.apply(variables, preprocess(images, crop_size), False,
-                                 method=method)
+                                 landmarks, method=method)
     return Prediction(jax.nn.sigmoid(logits), points)
 
   return apply
 
 
-@functools.partial(jax.jit, static_argnames=('model', 'path', 'crop_size'))
-def predict(model, variables, images, path, crop_size):
-  """jit(make_apply(model, path, crop_size))(variables, images)."""
-  return make_apply(model, path, crop_size)(variables, images)
+@functools.partial(jax.jit, static_argnames=('model', 'path', 'crop_size', 'landmarks'))
+def predict(model, variables, images, path, crop_size, landmarks=True):
+  """jit(make_apply(model, path, crop_size, landmarks))(variables, images)."""
+  return make_apply(model, path, crop_size, landmarks)(variables, images)
 
 
 class Predictor:
@@ -108,9 +109,10 @@ class Predictor:
     return (f'Predictor({self.checkpoint or "?"}, step {self.step}, AUs {self.au_ids}, '
             f'{self.crop_size}-pixel crops, {self.path} path)')
 
-  def apply(self, path=None):
+  def apply(self, path=None, landmarks=True):
     """The pure function (variables, images) -> Prediction; not jitted."""
-    return make_apply(self.model, _check_path(path or self.path), self.crop_size)
+    return make_apply(self.model, _check_path(path or self.path), self.crop_size,
+                      landmarks)
 
   def check_images(self, images):
     """Raises InputError unless `images` is (B, S, S, 3) or (S, S, 3), S = crop or
@@ -127,9 +129,9 @@ class Predictor:
       raise InputError(f'images of dtype {dtype}: expected uint8 (0..255) or float '
                        '(normalised to [-1, 1])')
 
-  def __call__(self, images, path=None):
+  def __call__(self, images, path=None, landmarks=True):
     """Prediction (jax arrays) for aligned faces; a single (S, S, 3) face gives
-    unbatched outputs."""
+    unbatched outputs. landmarks=False skips the landmark branch (faster; None)."""
     if not hasattr(images, 'dtype'):
       images = np.asarray(images)
     self.check_images(images)
@@ -137,12 +139,14 @@ class Predictor:
     if single:
       images = images[None]
     out = predict(self.model, self.variables, images, _check_path(path or self.path),
-                  self.crop_size)
-    return Prediction(out.au_probs[0], out.landmarks[0]) if single else out
+                  self.crop_size, landmarks)
+    if single:
+      return Prediction(out.au_probs[0], None if out.landmarks is None else out.landmarks[0])
+    return out
 
-  def predict_batches(self, images, batch_size=32, path=None):
+  def predict_batches(self, images, batch_size=32, path=None, landmarks=True):
     """NumPy Prediction for any number of faces, in fixed-size (padded) batches so that
-    one compilation serves every call."""
+    one compilation serves every call; landmarks=False: Prediction.landmarks is None."""
     images = np.asarray(images)
     self.check_images(images)
     if images.ndim == 3:
@@ -154,25 +158,32 @@ class Predictor:
       if len(chunk) < batch_size:
         pad = np.repeat(chunk[-1:], batch_size - len(chunk), axis=0)
         chunk = np.concatenate([chunk, pad])
-      out = self(chunk, path)
+      out = self(chunk, path, landmarks)
       probs.append(np.asarray(out.au_probs))
-      points.append(np.asarray(out.landmarks))
+      if landmarks:
+        points.append(np.asarray(out.landmarks))
     if not n:
       return Prediction(np.zeros((0, len(self.au_ids)), np.float32),
-                        np.zeros((0, lm.NUM_LANDMARKS, 2), np.float32))
-    return Prediction(np.concatenate(probs)[:n], np.concatenate(points)[:n])
+                        np.zeros((0, lm.NUM_LANDMARKS, 2), np.float32) if landmarks
+                        else None)
+    return Prediction(np.concatenate(probs)[:n],
+                      np.concatenate(points)[:n] if landmarks else None)
 
-  def predict_faces(self, image, detector=None, path=None, max_size=1600, batch_size=8):
-    """Detects, aligns and predicts every face of an RGB photo; returns a list of Face.
+  def predict_faces(self, image, detector=None, path=None, max_size=1600, batch_size=8,
+                    landmarks=True):
+    """Detects, aligns and predicts every face of an RGB photo; returns a list of Face
+    (Face.landmarks None without `landmarks`).
     detector: default `geometry.faces.DlibDetector()` (loaded once)."""
     from au_jax.geometry import faces as faces_lib  # pylint: disable=g-import-not-at-top
     detector = detector or faces_lib.default_detector()
     faces = faces_lib.find_faces(image, detector, self.crop_size, self.aligned_size,
                                  max_size)
     if faces:
-      out = self.predict_batches(np.stack([f.crop for f in faces]), batch_size, path)
-      for face, probs, points in zip(faces, out.au_probs, out.landmarks):
-        face.set_prediction(probs, points)
+      out = self.predict_batches(np.stack([f.crop for f in faces]), batch_size, path,
+                                 landmarks)
+      points = out.landmarks if landmarks else [None] * len(faces)
+      for face, probs, p in zip(faces, out.au_probs, points):
+        face.set_prediction(probs, p)
     return faces
 
 

@@ -127,10 +127,12 @@ def _coords(values):
 
 
 def face_row(file, frame, timestamp, index, face, threshold):
+  """One face's CSV row; the model landmark columns stay empty without model landmarks."""
   probs = np.asarray(face.au_probs, np.float64)
+  model = (['', ''] * 49 if face.landmarks is None else
+           _coords(face.landmarks[:, 0]) + _coords(face.landmarks[:, 1]))
   return ([file, frame, timestamp, index, 1, f'{face.score:.3f}'] + _coords(face.box)
-          + _coords(face.landmarks68[:, 0]) + _coords(face.landmarks68[:, 1])
-          + _coords(face.landmarks[:, 0]) + _coords(face.landmarks[:, 1])
+          + _coords(face.landmarks68[:, 0]) + _coords(face.landmarks68[:, 1]) + model
           + [f'{p:.4f}' for p in probs] + [int(p >= threshold) for p in probs])
 
 
@@ -182,8 +184,9 @@ class Run:
   """Feeds frames to the network in batches and writes rows (and overlays) in order."""
 
   def __init__(self, predictor, detector, writer, *, path=None, batch_size=32,
-               max_size=1600, threshold=0.5, overlay_dir=None):
+               max_size=1600, threshold=0.5, overlay_dir=None, landmarks=True):
     self.predictor, self.detector, self.writer = predictor, detector, writer
+    self.landmarks = landmarks
     self.path, self.batch_size, self.max_size = path, batch_size, max_size
     self.threshold, self.overlay_dir = threshold, overlay_dir
     self.width = len(header(predictor.au_ids))
@@ -222,10 +225,11 @@ class Run:
     if faces:
       start = time.perf_counter()
       out = self.predictor.predict_batches(np.stack([f.crop for f in faces]),
-                                           self.batch_size, self.path)
+                                           self.batch_size, self.path, self.landmarks)
       self.summary.timer['network'] += time.perf_counter() - start
-      for face, probs, points in zip(faces, out.au_probs, out.landmarks):
-        face.set_prediction(probs, points)
+      points = out.landmarks if self.landmarks else [None] * len(faces)
+      for face, probs, p in zip(faces, out.au_probs, points):
+        face.set_prediction(probs, p)
     for frame in self.pending:
       if frame.faces:
         for i, face in enumerate(frame.faces):
@@ -283,13 +287,14 @@ def _bar(progress, total, description, unit):
 
 def predict_files(predictor, inputs, writer, *, detector, path=None, batch_size=32,
                   max_size=1600, frame_step=1, threshold=0.5, overlay_dir=None,
-                  progress=True):
+                  progress=True, landmarks=True):
   """Runs every input through detection, alignment and the network; writes the CSV
   header and rows with `writer` (a csv.writer); returns a Summary."""
   if overlay_dir:
     os.makedirs(overlay_dir, exist_ok=True)
   run_ = Run(predictor, detector, writer, path=path, batch_size=batch_size,
-             max_size=max_size, threshold=threshold, overlay_dir=overlay_dir)
+             max_size=max_size, threshold=threshold, overlay_dir=overlay_dir,
+             landmarks=landmarks)
   writer.writerow(header(predictor.au_ids))
   files = collect_inputs(inputs)
   images = sum(kind != 'video' for _, kind in files)
@@ -325,9 +330,10 @@ def _image_or_video(run_, file, frame_step, progress):
       raise Unreadable('neither an image nor a video OpenCV can read') from None
 
 
-def warm_up(predictor, batch_size, path):
+def warm_up(predictor, batch_size, path, landmarks=True):
   """Compiles the network for the batch size now, so the rates exclude compilation."""
   start = time.perf_counter()
   size = predictor.crop_size
-  predictor.predict_batches(np.zeros((1, size, size, 3), np.uint8), batch_size, path)
+  predictor.predict_batches(np.zeros((1, size, size, 3), np.uint8), batch_size, path,
+                            landmarks)
   return time.perf_counter() - start

@@ -124,6 +124,22 @@ def test_astronaut_one_face_eyes_on_the_eyes(run, inputs, monkeypatch, tmp_path)
   assert overlay.shape == (512, 512 + 260, 3)
 
 
+def test_no_model_landmarks_keeps_the_columns_empty(run, inputs, monkeypatch, tmp_path):
+  root, files = inputs
+  full, fast = tmp_path / 'full.csv', tmp_path / 'fast.csv'
+  for out, extra in ((full, []), (fast, ['--no-model-landmarks'])):
+    assert _trained.cli(monkeypatch, 'predict', run.workdir, files['astronaut'],
+                        '--output', out, '--quiet', *extra) == 0
+  names, (a,) = read_rows(full)
+  names_fast, (b,) = read_rows(fast)
+  assert names_fast == names  # the same columns
+  model = [n for n in names if n.startswith('model_')]
+  assert all(b[n] == '' for n in model) and all(a[n] != '' for n in model)
+  for n in names:  # everything else is the same
+    if n not in model:
+      assert a[n] == b[n], n
+
+
 def test_folder_of_hard_cases(run, inputs, monkeypatch, capsys, tmp_path):
   root, files = inputs
   out, overlays = tmp_path / 'out.csv', tmp_path / 'overlays'

@@ -60,6 +60,9 @@ def add_parser(subparsers):
                  help='process every N-th video frame (default: %(default)s)')
   p.add_argument('--threshold', type=float, default=0.5,
                  help='probability at which AUxx_c is 1 (default: %(default)s)')
+  p.add_argument('--no-model-landmarks', dest='model_landmarks', action='store_false',
+                 help="skip the model's landmark branch (faster); the model_x/model_y "
+                      'columns stay empty')
   p.add_argument('--quiet', '-q', action='store_true', help='no progress bars')
   p.set_defaults(func=run)
 
@@ -75,7 +78,8 @@ def run(args):
   predict.collect_inputs(args.inputs)  # fail on a typo before loading anything
   detector = faces.DlibDetector(args.upsample, args.min_score)
   predictor = inference.load(args.checkpoint, step=args.step, path=args.path)
-  compile_seconds = predict.warm_up(predictor, args.batch_size, args.path)
+  compile_seconds = predict.warm_up(predictor, args.batch_size, args.path,
+                                    args.model_landmarks)
   to_stdout = args.output == '-'
   if not to_stdout and os.path.dirname(args.output):
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
@@ -86,7 +90,7 @@ def run(args):
         predictor, args.inputs, csv.writer(stream), detector=detector, path=args.path,
         batch_size=args.batch_size, max_size=args.max_size, frame_step=args.frame_step,
         threshold=args.threshold, overlay_dir=args.save_overlays,
-        progress=not args.quiet)
+        progress=not args.quiet, landmarks=args.model_landmarks)
   finally:
     if not to_stdout:
       stream.close()

@@ -132,9 +132,10 @@ class Face:
   au_probs: np.ndarray = None   # (n_au,), after prediction
   landmarks: np.ndarray = None  # (49, 2) model landmarks, after prediction
 
-  def set_prediction(self, au_probs, crop_points):
+  def set_prediction(self, au_probs, crop_points=None):
     self.au_probs = np.asarray(au_probs)
-    self.landmarks = crop_to_image(crop_points, self.transform)
+    self.landmarks = (None if crop_points is None
+                      else crop_to_image(crop_points, self.transform))
 
 
 def crop_to_image(points, transform):

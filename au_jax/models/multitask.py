@@ -187,17 +187,20 @@ class MultiTaskAUNet(nn.Module):
     """E_au(E_f^s(I)) alone: the source-only baseline trains and evaluates this path."""
     return self.au_detector(self._encode(images, 'source', train), train)
 
-  def predict_source(self, images, train: bool = False):
-    """Source-domain inference: (AU logits E_au(E_f^s(I)), landmarks of branch s)."""
-    return self.source_au_logits(images, train), self.landmark_branch_s(images, train)
+  def predict_source(self, images, train: bool = False, landmarks: bool = True):
+    """Source-domain inference: (AU logits E_au(E_f^s(I)), landmarks of branch s, or
+    None without `landmarks`)."""
+    points = self.landmark_branch_s(images, train) if landmarks else None
+    return self.source_au_logits(images, train), points
 
-  def predict_target(self, images, train: bool = False):
+  def predict_target(self, images, train: bool = False, landmarks: bool = True):
     """Target-domain inference through the reconstruction path, as ADLD does:
-    E_au(G_st(F_l, G_b(F))) with F = E_f^t(I); landmarks from branch t."""
+    E_au(G_st(F_l, G_b(F))) with F = E_f^t(I); landmarks from branch t (or None)."""
     features = self._encode(images, 'target', train)
     _, landmark, background = self._separate(features, frozen=False)
     mixed = self.feature_generator(landmark, background)
-    return self.au_detector(mixed, train), self.landmark_branch_t(images, train)
+    points = self.landmark_branch_t(images, train) if landmarks else None
+    return self.au_detector(mixed, train), points
 
   def inference_outputs(self, images):
     """Every intermediate of the inference paths, for diagnostics: AU logits of the
