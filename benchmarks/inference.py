@@ -2,9 +2,10 @@
 
     python benchmarks/inference.py [--config configs/default.py] [--frames 120]
 
-1. Images per second of both inference paths (docs/method.md §2) at the config's crop size (176
-   for the paper) for batches of 1 and 64, after compilation, with random weights (speed
-   does not depend on the values).
+1. Images per second of both inference paths (docs/method.md §2) at the config's crop size
+   (176 for the paper) for batches of 1 and 64, with and without the model's landmarks
+   (the landmark branch; `predict --no-model-landmarks` skips it), after compilation,
+   with random weights (speed does not depend on the values).
 2. `au-jax predict` frames per second on a generated 640x360 video with one face per
    frame (scikit-image's astronaut, moving), and the share of the time spent in dlib face
    detection and in the network. The weights are random, saved as a checkpoint in a
@@ -46,19 +47,23 @@ def random_variables(model, crop_size, seed=0):
   return jax.tree.unflatten(tree, values)
 
 
-def network_rates(predictor, batches=(1, 64), seconds=3.0):
-  """{(path, batch): images/s} of predictor calls, compilation excluded."""
+def network_rates(predictor, batches=(1, 64), seconds=3.0, landmarks=(True, False)):
+  """{(path, batch, landmarks): images/s} of predictor calls, compilation excluded."""
   size = predictor.crop_size
   rates = {}
   for path in ('source', 'target'):
-    for batch in batches:
-      images = np.random.default_rng(0).integers(0, 256, (batch, size, size, 3), np.uint8)
-      jax.block_until_ready(predictor(images, path=path))  # compile
-      calls, start = 0, time.perf_counter()
-      while calls < 2 or time.perf_counter() - start < seconds:
-        jax.block_until_ready(predictor(images, path=path))
-        calls += 1
-      rates[path, batch] = calls * batch / (time.perf_counter() - start)
+    for with_landmarks in landmarks:
+      for batch in batches:
+        images = np.random.default_rng(0).integers(0, 256, (batch, size, size, 3),
+                                                   np.uint8)
+        call = lambda: jax.block_until_ready(  # pylint: disable=cell-var-from-loop
+            predictor(images, path=path, landmarks=with_landmarks).au_probs)
+        call()  # compile
+        calls, start = 0, time.perf_counter()
+        while calls < 2 or time.perf_counter() - start < seconds:
+          call()
+          calls += 1
+        rates[path, batch, with_landmarks] = calls * batch / (time.perf_counter() - start)
   return rates
 
 
@@ -117,8 +122,9 @@ def main():
   predictor = inference.Predictor(model, variables, config)
   print(f'{jax.devices()[0].device_kind}, {os.cpu_count()} CPUs, jax {jax.__version__}; '
         f'{config.data.crop_size}-pixel crops, {len(config.data.au_ids)} AUs')
-  for (path, batch), rate in network_rates(predictor, seconds=args.seconds).items():
-    print(f'  network, {path} path, batch {batch:2d}: {rate:7.1f} images/s')
+  for (path, batch, marks), rate in network_rates(predictor, seconds=args.seconds).items():
+    print(f'  network, {path} path, batch {batch:2d}, '
+          f'{"with" if marks else "without"} model landmarks: {rate:7.1f} images/s')
   root = tempfile.mkdtemp(prefix='au_jax_bench_')
   try:
     write_workdir(os.path.join(root, 'work'), config, variables)

@@ -62,8 +62,12 @@ def format_table(results):
               '|---|---|' + '---|' * len(results['inference_batches'])]
     for preset, r in results['inference'].items():
       for path in ('source', 'target'):
-        lines.append(f'| {preset} | {path} | ' + ' | '.join(
-            _f(r[f'{path}_batch{b}'], 1) for b in results['inference_batches']) + ' |')
+        for suffix, label in (('', ''), ('_nolandmarks', ', no model landmarks')):
+          if f'{path}_batch{results["inference_batches"][0]}{suffix}' not in r:
+            continue
+          lines.append(f'| {preset} | {path}{label} | ' + ' | '.join(
+              _f(r[f'{path}_batch{b}{suffix}'], 1) for b in results['inference_batches'])
+                       + ' |')
     lines.append('')
   if results.get('scaling'):
     lines += ['## Multi-device stage-2 steps (same global batch)', '',

@@ -267,7 +267,8 @@ def measure_inference(presets, batches, seconds):
     predictor = inference.Predictor(
         model, bench.random_variables(model, config.data.crop_size), config)
     rates = bench.network_rates(predictor, batches=batches, seconds=seconds)
-    out[preset] = {f'{path}_batch{batch}': rate for (path, batch), rate in rates.items()}
+    out[preset] = {f'{path}_batch{batch}' + ('' if marks else '_nolandmarks'): rate
+                   for (path, batch, marks), rate in rates.items()}
     print(f'  {preset} inference: ' + ', '.join(f'{k} {v:.1f}/s'
                                                 for k, v in out[preset].items()),
           flush=True)
@@ -361,8 +362,11 @@ def ratios(results):
       out[f'{preset}: pipeline batches/s / stage-2 steps/s'] = (
           p['batches_per_s'] * training[preset]['stage2']['step_s'])
   for preset, r in results.get('inference', {}).items():
-    batches = sorted({int(k.split('batch')[1]) for k in r})
+    batches = sorted({int(k.split('batch')[1].split('_')[0]) for k in r})
     for b in batches:
+      if f'target_batch{b}_nolandmarks' in r:
+        out[f'{preset}: inference target path without / with model landmarks, batch {b}'] = (
+            r[f'target_batch{b}_nolandmarks'] / r[f'target_batch{b}'])
       out[f'{preset}: inference source / target path images/s, batch {b}'] = (
           r[f'source_batch{b}'] / r[f'target_batch{b}'])
   for run in results.get('scaling', []):
