@@ -203,6 +203,32 @@ def prepare_config(config):
   return validate(apply_ablation(config))
 
 
+def scale_to_devices(config, device_count):
+  """A copy of `config` for `device_count` devices (the rule of `config.scaling`).
+
+  With scaling.per_device_batch_size = b > 0, both stages' global batch is b ·
+  device_count and every learning rate is multiplied by (global / reference batch)^p,
+  p = 1/2 ('sqrt', for Adam), 1 ('linear') or 0 ('none'). Schedules stay in epochs, so
+  a larger batch also means fewer, larger steps per epoch. Without it, nothing changes.
+  """
+  s = config.scaling
+  if s.per_device_batch_size <= 0:
+    return config
+  power = {'sqrt': 0.5, 'linear': 1.0, 'none': 0.0}.get(s.learning_rate_rule)
+  if power is None:
+    raise ConfigError(f"config.scaling.learning_rate_rule={s.learning_rate_rule!r} is not "
+                      "'sqrt', 'linear' or 'none'")
+  config = ml_collections.ConfigDict(config.to_dict())
+  batch = s.per_device_batch_size * device_count
+  factor = (batch / s.reference_batch_size) ** power
+  for stage in (config.stage1, config.stage2):
+    stage.batch_size = batch
+  config.stage1.learning_rate *= factor
+  for group in config.stage2.groups.values():
+    group.learning_rate *= factor
+  return config
+
+
 def num_aus(config):
   return len(config.data.au_ids)
 

@@ -271,7 +271,8 @@ def train_and_evaluate(config, workdir, data=None):
   Resumes automatically from the latest checkpoints in `workdir`. Returns the final
   evaluation results (also written to WORKDIR/results.json).
   """
-  config = config_lib.prepare_config(config)
+  config = config_lib.scale_to_devices(config_lib.prepare_config(config),
+                                       jax.device_count())
   mesh = sharding.make_mesh()
   model = config_lib.create_model(config)
   if data is None:

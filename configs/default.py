@@ -93,4 +93,13 @@ def get_config():
       'task': {'learning_rate': 1e-4, 'b1': 0.95, 'b2': 0.999},
       'landmark': {'learning_rate': 5e-4, 'b1': 0.9, 'b2': 0.999},
   })
+
+  # Many devices (README, "Batch size and learning rates on many devices"): with
+  # per_device_batch_size > 0 each stage's global batch is that times the device count,
+  # and every learning rate is scaled from the batch the rates above were tuned for,
+  # 'sqrt' (Adam's square-root rule), 'linear' or 'none'.
+  c.scaling = ml_collections.ConfigDict()
+  c.scaling.per_device_batch_size = 0
+  c.scaling.reference_batch_size = 8
+  c.scaling.learning_rate_rule = 'sqrt'
   return c

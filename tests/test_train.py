@@ -299,6 +299,25 @@ def test_half_precision_follows_the_float32_loss_curve(tmp_path):
   assert full[-10:].mean() < 0.95 * full[:5].mean()  # both trained, not just agreed
 
 
+def test_batch_and_learning_rates_scale_with_the_device_count():
+  config = config_lib.prepare_config(config_lib.load_config(
+      os.path.join(ROOT, 'configs', 'tpu_pod.py')))
+  assert config_lib.scale_to_devices(tiny(), 16).stage2.batch_size == 2  # no scaling set
+  scaled = config_lib.scale_to_devices(config, 16)  # a v4-32 slice
+  assert scaled.stage1.batch_size == scaled.stage2.batch_size == 256
+  factor = (256 / 8) ** 0.5
+  assert scaled.stage2.groups.task.learning_rate == pytest.approx(1e-4 * factor)
+  assert scaled.stage2.groups.discriminators.learning_rate == pytest.approx(5e-5 * factor)
+  assert scaled.stage1.learning_rate == pytest.approx(1e-3 * factor)
+  assert config.stage2.batch_size == 8  # the caller's config is untouched
+  config.scaling.learning_rate_rule = 'linear'
+  assert config_lib.scale_to_devices(config, 2).stage2.groups.task.learning_rate == \
+      pytest.approx(1e-4 * 4)
+  config.scaling.learning_rate_rule = 'cubic'
+  with pytest.raises(config_lib.ConfigError, match='learning_rate_rule'):
+    config_lib.scale_to_devices(config, 2)
+
+
 def test_resuming_with_another_model_shape_names_the_changed_fields(tmp_path):
   config = tiny(**{'stage1.epochs': 0, 'stage2.epochs': 1, 'train.max_steps': 1})
   workdir = str(tmp_path / 'w')
@@ -464,7 +483,8 @@ def test_restore_onto_another_device_count(tmp_path):
 
 @pytest.mark.parametrize('name', ['default', 'bp4d_emotionet', 'disfa_emotionet',
                                   'bp4d_emotionet_pseudo', 'disfa_emotionet_pseudo',
-                                  'adld_baseline', 'source_only', 'synthetic', 'tiny'])
+                                  'adld_baseline', 'source_only', 'synthetic', 'tiny',
+                                  'table7', 'tpu_pod'])
 def test_every_config_file_validates_and_builds(name):
   config = config_lib.prepare_config(
       config_lib.load_config(os.path.join(ROOT, 'configs', f'{name}.py')))
