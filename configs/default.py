@@ -49,7 +49,10 @@ def get_config():
   c.model.domain_channels = (64, 64, 128, 128)
   c.model.au_hidden = 64
   c.model.projector_hidden = 64
-  c.model.share_feature_encoder = False    # True = one E_f for both domains (ADLD)
+  # One E_f for both domains (ADLD's), initialised from the source branch, instead of the
+  # paper's two: with two, the target path E_au(G_st(E_l(E_f^t(I)), G_b(E_f^t(I)))) reads
+  # features E_au was never trained on, and scores at chance (README, "Results").
+  c.model.share_feature_encoder = True
 
   c.loss = ml_collections.ConfigDict()
   # Eq. 13 trade-off weights.

@@ -28,20 +28,27 @@ def tiny_config():
       config_lib.load_config(os.path.join(REPO, 'configs', 'tiny.py')))
 
 
+def paper_structure(name):
+  """A config file's config with every module of the paper: two feature extractors
+  (the configs share one by default, README "Results")."""
+  from au_jax import config_lib
+  config = config_lib.load_config(os.path.join(REPO, 'configs', name))
+  config.model.share_feature_encoder = False
+  return config_lib.prepare_config(config)
+
+
 @pytest.fixture
 def paper_config():
-  from au_jax import config_lib
-  return config_lib.prepare_config(
-      config_lib.load_config(os.path.join(REPO, 'configs', 'default.py')))
+  return paper_structure('default.py')
 
 
 @pytest.fixture(scope='session')
 def tiny_model():
-  """(model, variables, source images, target images) at 32-pixel crops, jitted init."""
+  """(model, variables, source images, target images) at 32-pixel crops, jitted init,
+  with every module of the paper."""
   import jax
   from au_jax import config_lib
-  config = config_lib.prepare_config(
-      config_lib.load_config(os.path.join(REPO, 'configs', 'tiny.py')))
+  config = paper_structure('tiny.py')
   model = config_lib.create_model(config)
   xs = jax.random.normal(jax.random.key(1), (2, 32, 32, 3))
   xt = jax.random.normal(jax.random.key(2), (2, 32, 32, 3))

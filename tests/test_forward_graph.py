@@ -66,10 +66,11 @@ ROUTES_A = {
 }
 
 
-def tiny_row(row):
+def tiny_row(row, share_feature_encoder=False):
   config = config_lib.load_config(
       os.path.join(os.path.dirname(__file__), '..', 'configs', 'tiny.py'))
   config.ablation = row
+  config.model.share_feature_encoder = share_feature_encoder  # row A shares it anyway
   return config_lib.prepare_config(config)
 
 

@@ -133,8 +133,10 @@ def test_ablation_rows_set_their_switches():
 
 @pytest.fixture(scope='module')
 def stage2_setup():
-  # A 10× task learning rate so that a few dozen steps show a clear trend.
-  config = config_lib.prepare_config(tiny(**{'stage2.groups.task.learning_rate': 1e-3}))
+  # A 10× task learning rate so that a few dozen steps show a clear trend; every module
+  # of the paper (two feature extractors).
+  config = config_lib.prepare_config(tiny(**{'stage2.groups.task.learning_rate': 1e-3,
+                                             'model.share_feature_encoder': False}))
   model = config_lib.create_model(config)
   mesh = sharding.make_mesh()
   variables = jax.jit(functools.partial(train.init_variables, model, config))(
