@@ -281,6 +281,7 @@ def test_interrupted_run_resumes_to_the_same_parameters(tmp_path, monkeypatch):
   assert any(l['kind'] == 'train' and 'lr' in l and 'au' in l for l in lines)
 
 
+@pytest.mark.slow
 def test_half_precision_follows_the_float32_loss_curve(tmp_path):
   # 50 stage-2 steps from the same initialisation and batches, in float32 and in
   # bfloat16 (float32 parameters and losses). Tolerance: bfloat16 keeps 8 bits of
