@@ -142,6 +142,12 @@ def summarize(done):
     minutes = np.mean([r['seconds'] for r in runs]) / 60
     print(f'| {row} | {len(runs)} | {np.mean(wild):.1f} ± {np.std(wild):.1f} | '
           f'{np.mean(lab):.1f} ± {np.std(lab):.1f} | {per_seed} | {minutes:.0f} |')
+  means = {row: np.mean([100 * r['target_test']['f1_mean'] for r in runs])
+           for row, runs in rows.items()}
+  if all(r in means for r in ('source_only', 'A', 'G')):
+    print(f"\nmeans over seeds: A − source-only {means['A'] - means['source_only']:+.1f}, "
+          f"G − source-only {means['G'] - means['source_only']:+.1f}, "
+          f"G − A {means['G'] - means['A']:+.1f} (wild test F1 points)")
 
 
 if __name__ == '__main__':

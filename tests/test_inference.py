@@ -49,8 +49,10 @@ def test_load_restores_only_the_inference_variables(run, predictor):
   assert set(predictor.variables) == {'params', 'batch_stats'}
   params = predictor.variables['params']
   assert 'domain_discriminator_s' not in params and 'landmark_discriminator' not in params
-  assert {'feature_encoder_t', 'feature_generator', 'au_detector',
-          'landmark_branch_t'} <= set(params)
+  # The target path reads E_f^t, or the one shared E_f (the default).
+  encoder = ('feature_encoder_s' if run.config.model.share_feature_encoder
+             else 'feature_encoder_t')
+  assert {encoder, 'feature_generator', 'au_detector', 'landmark_branch_t'} <= set(params)
   saved = full_state(run.workdir, predictor.step)
   assert 'opt_g' in saved and 'domain_discriminator_s' in saved['params']
   same = jax.tree.map(lambda a, b: bool(np.array_equal(np.asarray(a), np.asarray(b))),
