@@ -163,6 +163,7 @@ class Summary:
   unreadable: list = dataclasses.field(default_factory=list)  # (path, reason)
   seconds: float = 0.0
   timer: dict = dataclasses.field(default_factory=lambda: collections.defaultdict(float))
+  detector_note: str = ''       # e.g. how often auto's CNN stage ran
 
   def report(self):
     n, t = self.images + self.frames, self.seconds
@@ -174,6 +175,8 @@ class Summary:
              f'face detection {share["detection"]:.0f}%, network {share["network"]:.0f}%, '
              f'reading/alignment/writing {rest:.0f}% (compilation '
              f'{self.timer["compile"]:.1f}s before, not counted)']
+    if self.detector_note:
+      lines.append(self.detector_note)
     if self.unreadable:
       lines.append(f'could not read {len(self.unreadable)} file(s): ' + '; '.join(
           f'{p} ({why})' for p, why in self.unreadable))
@@ -297,6 +300,7 @@ def predict_files(predictor, inputs, writer, *, detector, path=None, batch_size=
              landmarks=landmarks)
   writer.writerow(header(predictor.au_ids))
   files = collect_inputs(inputs)
+  calls, fallbacks = (getattr(detector, 'calls', 0), getattr(detector, 'fallbacks', None))
   images = sum(kind != 'video' for _, kind in files)
   bar = _bar(progress and images > 1, images, 'images', 'image')
   start = time.perf_counter()
@@ -316,6 +320,10 @@ def predict_files(predictor, inputs, writer, *, detector, path=None, batch_size=
   run_.flush()
   bar.close()
   run_.summary.seconds = time.perf_counter() - start
+  if fallbacks is not None:  # AutoDetector
+    run_.summary.detector_note = (
+        f'auto detector: the CNN ran on {detector.fallbacks - fallbacks} of '
+        f'{detector.calls - calls} images/frames')
   return run_.summary
 
 

