@@ -185,11 +185,29 @@ def test_user_errors_are_one_line(run, monkeypatch, capsys, tmp_path):
   for argv, message in (([run.workdir, tmp_path / 'nope.jpg'], 'does not exist'),
                         ([tmp_path, tmp_path], 'no image or video found'),
                         ([tmp_path / 'nope', __file__], 'is not a folder'),
-                        ([run.workdir, __file__, '--batch-size', 0], '--batch-size')):
+                        ([run.workdir, __file__, '--batch-size', 0], '--batch-size'),
+                        ([run.workdir, __file__, '--detector', 'blazeface', '--upsample',
+                          1], 'not blazeface')):
     assert _trained.cli(monkeypatch, 'predict', *argv, '--quiet') == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith('au-jax predict: error:') and message in err, err
     assert '\n' not in err
+
+
+def test_auto_detector(run, inputs, monkeypatch, capsys, tmp_path):
+  """--detector auto: the astronaut as with hog, the face-less image still a success=0
+  row (after the CNN also found nothing), and the summary says how often the CNN ran."""
+  root, files = inputs
+  out = tmp_path / 'auto.csv'
+  code = _trained.cli(monkeypatch, 'predict', run.workdir, files['astronaut'],
+                      files['noface'], '--output', out, '--detector', 'auto', '--quiet')
+  err = capsys.readouterr().err
+  assert code == 0
+  _, rows = read_rows(out)
+  assert [(r['file'], r['success']) for r in rows] == [(files['astronaut'], '1'),
+                                                       (files['noface'], '0')]
+  assert_on_the_eyes(rows[0])
+  assert 'auto detector: the CNN ran on 1 of 2 images/frames' in err
 
 
 class DrawnFaces:
