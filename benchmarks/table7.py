@@ -1,12 +1,17 @@
 """The Table 7 analogue on SynthAU: source-only and ablation rows, several seeds.
 
   python benchmarks/table7.py --data data/prepared --out benchmarks/table7_synthau.json \
-      --rows source_only A D F G --seeds 0 1 2
+      --rows source_only oracle A D F G --seeds 0 1 2 --diagnostics
 
 Each run trains configs/synthetic.py (both stages) into WORKROOT/ROW_seedS and records
 the wild-test average F1 of its best checkpoint (by wild-validation F1). Runs already in
 the output file are skipped, so the command can be stopped and restarted. Prints mean ±
-std per row.
+std per row. The oracle row trains E_au on ideal landmark maps (docs/method.md §10).
+
+--diagnostics also runs `au-jax evaluate --diagnostics` on each trained run and keeps its
+summary (F1 at 0.5, at validation thresholds and ROC-AUC per path, the target path with
+E_au statistics from wild images, probes) in the entry; --diagnostics-only adds it to
+the runs already in --out whose workdirs exist, without training.
 
 --set KEY=VALUE (repeatable) overrides a config field for every run, e.g. the loss-scale
 and schedule experiments of the README:
@@ -35,18 +40,32 @@ def main():
   p.add_argument('--data', default='data/prepared')
   p.add_argument('--workroot', default='runs/table7')
   p.add_argument('--out', default='benchmarks/table7_synthau.json')
-  p.add_argument('--rows', nargs='+', default=['source_only', 'A', 'D', 'F', 'G'])
+  p.add_argument('--rows', nargs='+', default=['source_only', 'oracle', 'A', 'D', 'F', 'G'])
   p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
   p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                  help='config override for every run (value parsed as a Python literal)')
   p.add_argument('--tag', default='', help='appended to the row name, e.g. G+long')
   p.add_argument('--summary-only', action='store_true',
                  help='print the table of the runs in --out and exit')
+  p.add_argument('--diagnostics', action='store_true',
+                 help='evaluate each trained run with --diagnostics too')
+  p.add_argument('--diagnostics-only', action='store_true',
+                 help='add diagnostics to the runs in --out that lack them, then exit')
   args = p.parse_args()
 
   overrides = [parse_override(o) for o in args.set]
   done = json.load(open(args.out)) if os.path.isfile(args.out) else {}
   if args.summary_only:
+    summarize(done)
+    return
+  if args.diagnostics_only:
+    for key, entry in done.items():
+      workdir = os.path.join(args.workroot, key.replace('/', '_'))
+      if 'diagnostics' not in entry and entry['row'] != 'oracle' and os.path.isdir(workdir):
+        entry['diagnostics'] = diagnose(workdir, args.data)
+        print(f'{key}: diagnostics added', flush=True)
+        with open(args.out, 'w') as f:
+          json.dump(done, f, indent=1)
     summarize(done)
     return
   from au_jax import config_lib, oracle, train  # pylint: disable=g-import-not-at-top
@@ -75,12 +94,34 @@ def main():
                    **{split: {'f1_mean': r['f1_mean'], 'f1': r['f1'],
                               'accuracy_mean': r['accuracy_mean']}
                       for split, r in results.items()}}
+      if args.diagnostics and row != 'oracle':
+        done[key]['diagnostics'] = diagnose(
+            os.path.join(args.workroot, f'{name}_seed{seed}'), args.data)
       with open(args.out, 'w') as f:
         json.dump(done, f, indent=1)
   summarize(done)
   reference = all_positive_f1(args.data)
   print('predicting every AU present: ' + ', '.join(
       f'{split} F1 {100 * f1:.1f}' for split, f1 in reference.items()))
+
+
+def diagnose(workdir, data_dir):
+  """The summary of `au-jax evaluate --diagnostics` kept in an entry: per test split and
+  path F1 at 0.5, F1 at the validation thresholds and ROC-AUC; E_l's cell accuracy; the
+  probes' mean F1."""
+  from au_jax import config_lib, evaluate  # pylint: disable=g-import-not-at-top
+  config = config_lib.load_saved_config(workdir)
+  config.data.data_dir = data_dir
+  _, _, report = evaluate.evaluate_checkpoint(config, workdir, diagnostics=True)
+  out = {'threshold_split': report['threshold_split']}
+  for split in ('source_test', 'target_test'):
+    r = report['splits'][split]
+    out[split] = {'landmark_cell_accuracy': r['landmark_cell_accuracy']}
+    for path, v in r['paths'].items():
+      out[split][path] = {k: v[k] for k in ('f1_mean', 'f1_tuned_mean', 'auc_mean') if k in v}
+  out['probes'] = {feature: {split: v[split]['f1_mean'] for split in ('source_test', 'target_test')}
+                   for feature, v in report['probes'].items() if isinstance(v, dict)}
+  return out
 
 
 def all_positive_f1(data_dir):
@@ -125,6 +166,10 @@ def set_field(config, field, value):
     raise SystemExit(f'--set {field}={value!r}: {e}') from None
 
 
+def _mean_std(values):
+  return f'{np.mean(values):.1f} ± {np.std(values):.1f}' if values else '–'
+
+
 def summarize(done):
   """A Markdown table: mean ± std (population std over seeds) and the per-seed values."""
   rows = {}
@@ -142,6 +187,24 @@ def summarize(done):
     minutes = np.mean([r['seconds'] for r in runs]) / 60
     print(f'| {row} | {len(runs)} | {np.mean(wild):.1f} ± {np.std(wild):.1f} | '
           f'{np.mean(lab):.1f} ± {np.std(lab):.1f} | {per_seed} | {minutes:.0f} |')
+  diagnosed = {row: [r['diagnostics']['target_test'] for r in runs if 'diagnostics' in r]
+               for row, runs in rows.items()}
+  if any(diagnosed.values()):
+    print('\nwild test, from --diagnostics (mean ± std over the diagnosed seeds): the row\'s '
+          'own path at 0.5 / at validation thresholds / ROC-AUC; the target path with E_au '
+          'statistics from wild images; the direct path E_au(E_f(I)) at 0.5\n')
+    print('| row | seeds | F1 at 0.5 | F1 at val. thresholds | ROC-AUC | target path, '
+          'wild E_au statistics | direct path |')
+    print('|---|---|---|---|---|---|---|')
+    for row, entries in diagnosed.items():
+      if not entries:
+        continue
+      path = 'source' if row.split('+')[0] == 'source_only' else 'target'
+      cell = lambda p, k: _mean_std([100 * e[p][k] for e in entries if p in e])
+      wild = cell('target_wildstats', 'f1_mean') if path == 'target' else '–'
+      print(f"| {row} | {len(entries)} | {cell(path, 'f1_mean')} | "
+            f"{cell(path, 'f1_tuned_mean')} | {cell(path, 'auc_mean')} | {wild} | "
+            f"{cell('direct', 'f1_mean')} |")
   means = {row: np.mean([100 * r['target_test']['f1_mean'] for r in runs])
            for row, runs in rows.items()}
   if all(r in means for r in ('source_only', 'A', 'G')):
