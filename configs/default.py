@@ -49,10 +49,10 @@ def get_config():
   c.model.domain_channels = (64, 64, 128, 128)
   c.model.au_hidden = 64
   c.model.projector_hidden = 64
-  # One E_f for both domains (ADLD's), initialised from the source branch, instead of the
-  # paper's two: with two, the target path E_au(G_st(E_l(E_f^t(I)), G_b(E_f^t(I)))) reads
-  # features E_au was never trained on, and scores at chance (README, "Results").
-  c.model.share_feature_encoder = True
+  # The paper's two extractors E_f^s, E_f^t, each initialised from its domain's branch;
+  # True = ADLD's one shared E_f (row A always shares). Measured on SynthAU, two
+  # extractors match or beat one (README, "What we found on the way").
+  c.model.share_feature_encoder = False
 
   c.loss = ml_collections.ConfigDict()
   # Eq. 13 trade-off weights.

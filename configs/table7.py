@@ -9,8 +9,8 @@ annotations). B–G add, in Table 7's order, SD/TD = the source/target landmark 
 AS = the six-pair alignment L_sr of Eq. 8 (in place of the cross-cycle term), AP =
 projectors and AL = the weighted asymmetric loss. Where the paper is silent (the
 self-reconstruction term, the loss weights) B–G keep the config's values, which are A's;
-whether B–G share one E_f is `model.share_feature_encoder` (default: one, as A; the
-paper's two extractors are `--config.model.share_feature_encoder=False`).
+whether B–G share one E_f is `model.share_feature_encoder` (default: the paper's two
+extractors; `--config.model.share_feature_encoder=True` gives A's one).
 '' is the full method (= G) and 'source_only' the E_f + E_au baseline without
 adaptation.
 """

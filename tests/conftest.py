@@ -30,7 +30,7 @@ def tiny_config():
 
 def paper_structure(name):
   """A config file's config with every module of the paper: two feature extractors
-  (the configs share one by default, README "Results")."""
+  (the default, set explicitly so these structure tests keep E_f^t whatever the config)."""
   from au_jax import config_lib
   config = config_lib.load_config(os.path.join(REPO, 'configs', name))
   config.model.share_feature_encoder = False

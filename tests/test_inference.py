@@ -49,7 +49,7 @@ def test_load_restores_only_the_inference_variables(run, predictor):
   assert set(predictor.variables) == {'params', 'batch_stats'}
   params = predictor.variables['params']
   assert 'domain_discriminator_s' not in params and 'landmark_discriminator' not in params
-  # The target path reads E_f^t, or the one shared E_f (the default).
+  # The target path reads E_f^t, or the one shared E_f (row A).
   encoder = ('feature_encoder_s' if run.config.model.share_feature_encoder
              else 'feature_encoder_t')
   assert {encoder, 'feature_generator', 'au_detector', 'landmark_branch_t'} <= set(params)
