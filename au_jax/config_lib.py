@@ -189,6 +189,16 @@ def validate(config):
   for name in ('lr', 'adlb', 'adst', 'au', 'fl', 'sr', 'cross_cycle', 'self_reconstruction'):
     if loss[name] < 0:
       raise ConfigError(f'config.loss.{name}={loss[name]} must be >= 0')
+  t = config.train
+  if t.target_path_statistics not in ('mixed', 'wild'):
+    raise ConfigError(f'config.train.target_path_statistics={t.target_path_statistics!r} '
+                      "is not 'mixed' or 'wild'")
+  if t.target_path_statistics == 'wild' and is_source_only(config):
+    raise ConfigError("config.train.target_path_statistics='wild' needs a target path; "
+                      'the source-only baseline has none')
+  if t.target_statistics_batches <= 0:
+    raise ConfigError(f'config.train.target_statistics_batches={t.target_statistics_batches}'
+                      ' must be positive')
   for stage in ('stage1', 'stage2'):
     s = config[stage]
     if s.batch_size <= 0:

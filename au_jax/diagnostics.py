@@ -14,7 +14,9 @@ re-estimated on the target path's own features of unlabelled wild training image
 training E_au normalises each of its four calls (F_s, F_t, F_tlsb, F_sltb) with that
 call's batch statistics, and its running statistics average the four; when G_st's output
 drifts from F in scale, the target path is normalised with statistics of other features.
-A large gain here says F1 at 0.5 is lost to that mismatch, not to missing evidence.
+A large gain here says F1 at 0.5 is lost to that mismatch, not to missing evidence;
+config.train.target_path_statistics='wild' makes it the model's target path
+(au_jax/target_statistics.py).
 
 Runs on one process (the diagnostics of `au-jax evaluate --diagnostics`).
 """
@@ -28,6 +30,7 @@ from sklearn import linear_model, metrics as skm, preprocessing
 
 from au_jax import losses
 from au_jax import metrics
+from au_jax import target_statistics
 
 PATHS = ('source', 'target', 'direct', 'target_wildstats')
 STATISTICS_BATCHES = 60  # BN momentum 0.9: the old statistics keep a weight of 0.9^60 ≈ 0.002
@@ -55,25 +58,6 @@ def _outputs(model, variables, images):
           'F_l': o['F_l'].reshape(images.shape[0], -1),
           'reconstructed': _pool(o['reconstructed'], PROBE_SIDE).reshape(images.shape[0], -1),
           'F_b': _pool(o['F_b'], PROBE_SIDE).reshape(images.shape[0], -1)}
-
-
-@functools.partial(jax.jit, static_argnames=('model',))
-def _update_au_statistics(model, variables, images):
-  """One train-mode pass of E_au over the target path's features (computed in eval mode);
-  only E_au's running statistics change."""
-  mixed = model.apply(variables, images, method='inference_outputs')['reconstructed']
-  _, new = model.apply(variables, mixed, True, method=lambda m, f, t: m.au_detector(f, t),
-                       mutable=['batch_stats'])
-  stats = {**variables['batch_stats'], 'au_detector': new['batch_stats']['au_detector']}
-  return {**variables, 'batch_stats': stats}
-
-
-def target_path_statistics(model, variables, batches, steps=STATISTICS_BATCHES):
-  """`variables` with E_au's batch statistics re-estimated on the target path's features
-  of `steps` batches of (unlabelled) images."""
-  for _, batch in zip(range(steps), batches):
-    variables = _update_au_statistics(model, variables, jnp.asarray(batch['image']))
-  return variables
 
 
 def collect(model, variables, batches, limit=None):
@@ -168,9 +152,18 @@ def diagnose(model, variables, data, config, batch_size=100, probes=True):
   """
   splits = {name: collect(model, variables, data.eval_batches(name, batch_size))
             for name in data.eval_splits}
-  # The training batch: the size E_au's per-call statistics were computed on.
-  wild = target_path_statistics(model, variables,
-                                data.target_batches(config.stage2.batch_size))
+  # A model with its own target-path statistics (config.train.target_path_statistics)
+  # applies them on the target path.
+  own = target_statistics.for_path(variables, 'target')
+  if own is not variables:
+    for name, s in splits.items():
+      s['prob_target'] = collect(model, own, data.eval_batches(name, batch_size))[
+          'prob_target']
+  # Re-estimated from the mixed statistics, at the training batch size (the size E_au's
+  # per-call statistics were computed on).
+  wild = target_statistics.for_path(target_statistics.estimate(
+      model, variables, data.target_batches(config.stage2.batch_size),
+      STATISTICS_BATCHES), 'target')
   for name, s in splits.items():
     s['prob_target_wildstats'] = collect(model, wild, data.eval_batches(name, batch_size))[
         'prob_target']

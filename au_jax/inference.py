@@ -33,6 +33,7 @@ import numpy as np
 
 from au_jax import checkpointing
 from au_jax import config_lib
+from au_jax import target_statistics
 from au_jax.geometry import landmarks as lm
 
 PATHS = ('source', 'target')
@@ -78,8 +79,10 @@ def make_apply(model, path, crop_size, landmarks=True):
   method = 'predict_source' if _check_path(path) == 'source' else 'predict_target'
 
   def apply(variables, images):
-    logits, points = model.apply(variables, preprocess(images, crop_size), False,
-                                 landmarks, method=method)
+    # The target path's own E_au statistics when the model has them (target_statistics).
+    logits, points = model.apply(target_statistics.for_path(variables, path),
+                                 preprocess(images, crop_size), False, landmarks,
+                                 method=method)
     return Prediction(jax.nn.sigmoid(logits), points)
 
   return apply
@@ -249,8 +252,9 @@ def _merge(a, b):
 
 
 @functools.lru_cache(maxsize=8)
-def inference_shapes(model, crop_size):
-  """ShapeDtypeStructs of the variables the two inference paths use (no compute)."""
+def inference_shapes(model, crop_size, target_path_statistics=False):
+  """ShapeDtypeStructs of the variables the two inference paths use (no compute);
+  with `target_path_statistics` also the target path's E_au statistics."""
   x = jax.ShapeDtypeStruct((1, crop_size, crop_size, 3), jnp.float32)
 
   def init(rng, x):
@@ -258,7 +262,8 @@ def inference_shapes(model, crop_size):
                   model.init(rng, x, False, method='predict_target'))
 
   shapes = jax.eval_shape(init, jax.random.key(0), x)
-  return {k: shapes[k] for k in ('params', 'batch_stats') if k in shapes}
+  shapes = {k: shapes[k] for k in ('params', 'batch_stats') if k in shapes}
+  return target_statistics.add_slot(shapes) if target_path_statistics else shapes
 
 
 def _check_against(shapes, saved, stage_dir, step):
@@ -314,7 +319,8 @@ def load(checkpoint, *, step=None, config=None, path=None, sharding=None):
   except config_lib.ConfigError as e:
     raise InputError(f'the config of {stage_dir}: {e}') from None
   model = config_lib.create_model(config)
-  shapes = inference_shapes(model, config.data.crop_size)
+  shapes = inference_shapes(model, config.data.crop_size,
+                            target_statistics.has_target_statistics(config))
   sharding = sharding or jax.sharding.SingleDeviceSharding(jax.devices()[0])
   variables, step, _ = restore_variables(
       stage_dir, step if step is not None else named_step, shapes, sharding)

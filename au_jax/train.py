@@ -24,6 +24,7 @@ from au_jax import objective
 from au_jax import optim
 from au_jax import reporting
 from au_jax import sharding
+from au_jax import target_statistics
 from au_jax.models import init_feature_encoders_from_branches
 
 sg = jax.lax.stop_gradient
@@ -254,6 +255,11 @@ def _run_stage(stage, state, step_fn, *, config, data, mesh, model, batch_size, 
       scores = None
       if epoch_end and evaluate_each_epoch:
         variables = {'params': state.params, 'batch_stats': state.batch_stats}
+        if target_statistics.has_target_statistics(config):
+          variables = target_statistics.estimate(
+              model, variables, data.target_batches(batch_size),
+              config.train.target_statistics_batches, mesh)
+          state = state.replace(batch_stats=variables['batch_stats'])
         results = evaluate.evaluate(model, variables, data, config, mesh)
         reporter.evaluation(stage, done, results)
         best = results.get(config.train.best_split)
@@ -309,6 +315,8 @@ def train_and_evaluate(config, workdir, data=None):
     variables = init_feature_encoders_from_branches(variables, _encoder_sources(config))
 
   stage = 'source_only' if source_only else 2
+  if target_statistics.has_target_statistics(config):
+    variables = target_statistics.add_slot(variables)
   spe2 = data.steps_per_epoch(config.stage2.batch_size)
   make = make_source_only_step if source_only else make_stage2_step
   manager = checkpointing.manager(workdir, 'stage2', config)

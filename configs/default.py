@@ -39,6 +39,12 @@ def get_config():
   c.train.best_split = 'target_validation'
   c.train.eval_batch_size = 64
   c.train.max_steps = -1                 # > 0: stop each stage early (smoke tests)
+  # E_au's statistics for the target path: 'mixed' = its running statistics from the
+  # four training calls (ADLD, the paper is silent); 'wild' = re-estimated on the target
+  # path's own features of unlabelled wild training images before each evaluation
+  # (au_jax/target_statistics.py, docs/method.md §10).
+  c.train.target_path_statistics = 'mixed'
+  c.train.target_statistics_batches = 60
 
   c.model = ml_collections.ConfigDict()
   c.model.landmark_channels = (32, 64, 96, 128, 160)

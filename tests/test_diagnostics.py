@@ -90,31 +90,6 @@ def test_evaluate_diagnostics_agree_with_the_tables(run, monkeypatch, capsys, tm
     assert set(report['probes'][feature]) == set(tables['results']) - {'target_validation'}
 
 
-def test_target_path_statistics_change_only_e_au_statistics(run):
-  """Re-estimating E_au's statistics on one repeated batch of target-path features
-  reaches a fixed point, differs from the trained statistics, and leaves parameters and
-  every other module's statistics untouched."""
-  import jax  # pylint: disable=g-import-not-at-top
-  from au_jax import inference  # pylint: disable=g-import-not-at-top
-  predictor = inference.load(run.workdir)
-  model, variables = predictor.model, predictor.variables
-  rng = np.random.default_rng(0)
-  size = run.config.data.crop_size
-  batch = {'image': rng.uniform(-1, 1, (8, size, size, 3)).astype(np.float32)}
-  wild = diagnostics.target_path_statistics(model, variables, iter([batch] * 150), 150)
-  again = diagnostics.target_path_statistics(model, wild, iter([batch]), 1)
-  same = lambda a, b: all(jax.tree.leaves(jax.tree.map(
-      lambda x, y: bool(np.array_equal(np.asarray(x), np.asarray(y))), a, b)))
-  assert same(wild['params'], variables['params'])
-  for module, stats in variables['batch_stats'].items():
-    if module != 'au_detector':
-      assert same(wild['batch_stats'][module], stats)
-  assert not same(wild['batch_stats']['au_detector'], variables['batch_stats']['au_detector'])
-  for x, y in zip(jax.tree.leaves(again['batch_stats']['au_detector']),
-                  jax.tree.leaves(wild['batch_stats']['au_detector'])):
-    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-3, atol=1e-5)
-
-
 def test_ideal_landmark_map_counts_every_landmark():
   rng = np.random.default_rng(1)
   points = jnp.asarray(rng.uniform(0, 63, (2, 49, 2)), jnp.float32)

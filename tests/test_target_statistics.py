@@ -1,0 +1,122 @@
+"""The target path's own E_au statistics (config.train.target_path_statistics='wild',
+au_jax/target_statistics.py, docs/method.md §10)."""
+
+import copy
+import os
+
+import jax
+import numpy as np
+import pytest
+
+import _trained
+from au_jax import config_lib
+from au_jax import inference
+from au_jax import target_statistics
+
+
+def _same(a, b):
+  return all(jax.tree.leaves(jax.tree.map(
+      lambda x, y: bool(np.array_equal(np.asarray(x), np.asarray(y))), a, b)))
+
+
+@pytest.fixture(scope='module')
+def run():
+  return _trained.trained()
+
+
+@pytest.fixture(scope='module')
+def wild_run(run):
+  """The shared tiny run's data and config, trained with target_path_statistics='wild'."""
+  from au_jax import train  # pylint: disable=g-import-not-at-top
+  config = config_lib.load_config(_trained.TINY)
+  config.data.data_dir, config.data.source, config.data.target = run.data_dir, 'lab', 'wild'
+  config.stage1.epochs = 0
+  config.stage2.epochs = 1
+  config.stage2.constant_epochs, config.stage2.decay_epochs = 1, 0
+  config.train.eval_batch_size = 4
+  config.train.target_path_statistics = 'wild'
+  config.train.target_statistics_batches = 5
+  workdir = os.path.join(run.root, 'work_wild')
+  results = train.train_and_evaluate(copy.deepcopy(config), workdir)
+  return workdir, results
+
+
+def test_estimate_changes_only_the_target_slot_and_converges(run):
+  predictor = inference.load(run.workdir)
+  model, variables = predictor.model, predictor.variables
+  assert target_statistics.KEY not in variables['batch_stats']
+  size = run.config.data.crop_size
+  batch = {'image': np.random.default_rng(0).uniform(-1, 1, (8, size, size, 3))
+           .astype(np.float32)}
+  wild = target_statistics.estimate(model, variables, iter([batch] * 150), 150)
+  fewer = target_statistics.estimate(model, wild, iter([batch] * 100), 100)
+  assert _same(wild['params'], variables['params'])
+  assert _same({k: v for k, v in wild['batch_stats'].items() if k != target_statistics.KEY},
+               variables['batch_stats'])
+  own = wild['batch_stats'][target_statistics.KEY]
+  assert not _same(own, variables['batch_stats']['au_detector'])
+  # Converged: the starting statistics keep a weight of 0.9^100 ≈ 3e-5 after 100 batches.
+  for x, y in zip(jax.tree.leaves(fewer['batch_stats'][target_statistics.KEY]),
+                  jax.tree.leaves(own)):
+    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-3, atol=1e-5)
+  with pytest.raises(ValueError, match='2 batches asked, 1 read'):
+    target_statistics.estimate(model, variables, iter([batch]), 2)
+
+
+def test_only_the_target_path_reads_the_slot(run):
+  predictor = inference.load(run.workdir)
+  model, variables = predictor.model, predictor.variables
+  size = run.config.data.crop_size
+  images = np.random.default_rng(1).uniform(-1, 1, (4, size, size, 3)).astype(np.float32)
+  wild = target_statistics.estimate(model, variables, iter([{'image': images}] * 20), 20)
+  crop = predictor.crop_size
+  for path, changes in (('source', False), ('target', True)):
+    before = inference.predict(model, variables, images, path, crop).au_probs
+    after = inference.predict(model, wild, images, path, crop).au_probs
+    assert np.allclose(before, after) != changes, path
+  # The swap is exactly "E_au with the slot's statistics".
+  swapped = {**variables, 'batch_stats': {**variables['batch_stats'],
+                                          'au_detector': wild['batch_stats'][
+                                              target_statistics.KEY]}}
+  np.testing.assert_allclose(
+      inference.predict(model, wild, images, 'target', crop).au_probs,
+      inference.predict(model, swapped, images, 'target', crop).au_probs, rtol=1e-6)
+
+
+def test_training_keeps_the_slot_in_checkpoints_and_evaluates_with_it(wild_run):
+  workdir, results = wild_run
+  predictor = inference.load(workdir)
+  stats = predictor.variables['batch_stats']
+  assert target_statistics.KEY in stats
+  assert not _same(stats[target_statistics.KEY], stats['au_detector'])
+  from au_jax import evaluate  # pylint: disable=g-import-not-at-top
+  again, _, _ = evaluate.evaluate_checkpoint(predictor.config, workdir)
+  for name, r in results.items():
+    assert again[name]['f1_mean'] == pytest.approx(r['f1_mean'], abs=1e-6), name
+  # Without the slot the target path gives other probabilities: the scores above used it.
+  mixed = {**predictor.variables, 'batch_stats': {
+      k: v for k, v in stats.items() if k != target_statistics.KEY}}
+  size = predictor.crop_size
+  images = np.random.default_rng(2).uniform(-1, 1, (4, size, size, 3)).astype(np.float32)
+  assert not np.allclose(predictor(images, path='target').au_probs,
+                         inference.predict(predictor.model, mixed, images, 'target',
+                                           size).au_probs)
+
+
+@pytest.mark.parametrize('fields, message', [
+    ({'target_path_statistics': 'both'}, "is not 'mixed' or 'wild'"),
+    ({'target_statistics_batches': 0}, 'must be positive'),
+])
+def test_bad_values_are_config_errors(tiny_config, fields, message):
+  config = copy.deepcopy(tiny_config)
+  config.train.update(fields)
+  with pytest.raises(config_lib.ConfigError, match=message):
+    config_lib.validate(config)
+
+
+def test_source_only_has_no_target_path(tiny_config):
+  config = copy.deepcopy(tiny_config)
+  config.ablation = 'source_only'
+  config.train.target_path_statistics = 'wild'
+  with pytest.raises(config_lib.ConfigError, match='source-only baseline has none'):
+    config_lib.prepare_config(config)
