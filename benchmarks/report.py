@@ -22,18 +22,30 @@ def format_table(results):
   if results.get('training'):
     lines += ['## Training steps', '',
               '| preset | stage | crop | batch | step (s) | images/s | compile (s) | '
-              'GFLOP/step | achieved GFLOP/s | of peak |',
-              '|---|---|---|---|---|---|---|---|---|---|']
+              'GFLOP/step | achieved GFLOP/s | of matmul rate | of peak |',
+              '|---|---|---|---|---|---|---|---|---|---|---|']
+    matmul = results.get('matmul', {}).get('flops_per_s')
+    stage_names = {'stage1': '1', 'stage2': '2', 'stage2_rowA': '2, row A (ADLD)'}
     for preset, r in results['training'].items():
-      for stage in ('stage1', 'stage2'):
+      for stage, label in stage_names.items():
+        if stage not in r:
+          continue
         s = r[stage]
         frac = f'{100 * s["fraction_of_peak"]:.1f}%' if s['fraction_of_peak'] else \
             'unknown'
+        share = (f'{100 * s["flops_per_s"] / matmul:.1f}%'
+                 if matmul and s['flops_per_s'] else 'n/a')
         lines.append(
-            f'| {preset} | {stage[-1]} | {s["crop"]} | {s["batch"]} | {_f(s["step_s"], 3)} '
+            f'| {preset} | {label} | {s["crop"]} | {s["batch"]} | {_f(s["step_s"], 3)} '
             f'| {_f(s["images_per_s"], 1)} | {_f(s["lower_s"] + s["compile_s"], 1)} | '
             f'{_f(s["flops_per_step"] / 1e9 if s["flops_per_step"] else None, 1)} | '
-            f'{_f(s["flops_per_s"] / 1e9 if s["flops_per_s"] else None, 1)} | {frac} |')
+            f'{_f(s["flops_per_s"] / 1e9 if s["flops_per_s"] else None, 1)} | {share} | '
+            f'{frac} |')
+    if matmul:
+      m = results['matmul']
+      lines += ['', f'Matmul rate: a jitted {m["n"]}² float32 matmul on one device, '
+                f'{_f(m["flops_per_s"] / 1e9, 1)} GFLOP/s in this run (median of the timed '
+                'calls); "of matmul rate" is each step\'s achieved FLOP/s against it.']
     lines += ['', 'Step time: median of the timed calls after two warm-up calls; images/s: '
               'source images per second (each step also takes as many target images). '
               'Compile: tracing and lowering plus XLA compilation. FLOPs: XLA\'s cost '

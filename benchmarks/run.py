@@ -5,9 +5,11 @@
 Measures, and prints as a markdown table (also written to JSON):
 
 1. training steps, stage 1 and stage 2, at the paper's size (configs/default.py: 176
-   crops, batch 8) and the small preset (configs/synthetic.py: 64 crops, batch 16):
-   step time, images/s, XLA compile time, FLOPs per step from XLA's cost analysis, the
-   achieved FLOP/s and its fraction of the device's peak where the peak is known;
+   crops, batch 8) and the small preset (configs/synthetic.py: 64 crops, batch 16), and
+   at the paper's size the stage-2 step of Table 7's row A (ADLD, equal work with ADLD's
+   PyTorch iteration): step time, images/s, XLA compile time, FLOPs per step from XLA's
+   cost analysis, the achieved FLOP/s, its share of a jitted 4096² float32 matmul's
+   FLOP/s measured in the same run, and its fraction of the device's peak where known;
 2. the tf.data input pipeline at both sizes (batches/s), and `prepare` (images/s);
 3. inference, both paths, at both sizes (reusing benchmarks/inference.py);
 4. the multi-device check: the same stage-2 steps on 1 and 8 simulated CPU devices in
@@ -187,22 +189,53 @@ def measure_step(model, config, variables, stage, batch_size, iters):
                                if achieved and peak else None)}
 
 
-def measure_training(presets, iters):
+def measure_matmul(n=4096, iters=10):
+  """FLOP/s of a jitted n×n float32 matmul on one device: the rate this machine's
+  XLA reaches on the easiest dense kernel, the yardstick for the training steps."""
+  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+  b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+  f = jax.jit(jnp.matmul).lower(a, b).compile()
+  jax.block_until_ready(f(a, b))
+  times = []
+  for _ in range(iters):
+    start = time.perf_counter()
+    jax.block_until_ready(f(a, b))
+    times.append(time.perf_counter() - start)
+  seconds = float(np.median(times))
+  print(f'  {n}² float32 matmul: {2 * n ** 3 / seconds / 1e9:.1f} GFLOP/s', flush=True)
+  return {'n': n, 'seconds': seconds, 'flops_per_s': 2 * n ** 3 / seconds}
+
+
+def _init(model, config):
+  start = time.perf_counter()
+  variables = jax.jit(functools.partial(train.init_variables, model, config))(
+      jax.random.key(0))
+  jax.block_until_ready(variables)
+  return variables, time.perf_counter() - start
+
+
+def measure_training(presets, iters, adld_row=True):
+  """Stage 1 and stage 2 at each preset; at the paper's size also the stage-2 step of
+  Table 7's row A (ADLD: one E_f, no landmark branches, self-reconstruction), the
+  equal-work figure for a comparison with ADLD's PyTorch iteration."""
   out = {}
   for preset in presets:
     config = load_config(preset)
     model = config_lib.create_model(config)
-    start = time.perf_counter()
-    variables = jax.jit(functools.partial(train.init_variables, model, config))(
-        jax.random.key(0))
-    jax.block_until_ready(variables)
-    init_s = time.perf_counter() - start
+    variables, init_s = _init(model, config)
     stages = {}
-    for stage in (1, 2):
-      stages[f'stage{stage}'] = measure_step(model, config, variables, stage,
-                                             PRESETS[preset][1], iters[preset][stage])
-      r = stages[f'stage{stage}']
-      print(f'  {preset} stage {stage}: {r["step_s"]:.3f} s/step, '
+    runs = [(1, 'stage1', config, model, variables), (2, 'stage2', config, model, variables)]
+    if adld_row and preset == 'paper':
+      config_a = config_lib.load_config(os.path.join(REPO, 'configs', PRESETS[preset][0]))
+      config_a.ablation = 'A'
+      config_a = config_lib.prepare_config(config_a)
+      model_a = config_lib.create_model(config_a)
+      runs.append((2, 'stage2_rowA', config_a, model_a, _init(model_a, config_a)[0]))
+    for stage, key, cfg, mdl, var in runs:
+      stages[key] = measure_step(mdl, cfg, var, stage, PRESETS[preset][1],
+                                 iters[preset][stage])
+      r = stages[key]
+      print(f'  {preset} {key}: {r["step_s"]:.3f} s/step, '
             f'{r["images_per_s"]:.1f} images/s, compile {r["compile_s"]:.1f} s',
             flush=True)
     out[preset] = {'init_s': init_s, **stages}
@@ -357,6 +390,15 @@ def ratios(results):
                                                  training['paper'][stage]['images_per_s'])
       out[f'{stage}: paper / small compile time'] = (
           training['paper'][stage]['compile_s'] / training['small'][stage]['compile_s'])
+  matmul = results.get('matmul', {}).get('flops_per_s')
+  for preset, r in training.items():
+    for key, step in r.items():
+      if isinstance(step, dict) and matmul and step.get('flops_per_s'):
+        out[f'{preset} {key}: achieved FLOP/s / {results["matmul"]["n"]}² matmul FLOP/s'] = (
+            step['flops_per_s'] / matmul)
+    if 'stage2_rowA' in r:
+      out[f'{preset}: row A (ADLD) / full method stage-2 step time'] = (
+          r['stage2_rowA']['step_s'] / r['stage2']['step_s'])
   for preset, p in results.get('pipeline', {}).items():
     if preset in training:
       out[f'{preset}: pipeline batches/s / stage-2 steps/s'] = (
@@ -398,6 +440,8 @@ def main(argv=None):
   presets = ['small'] if args.quick else ['paper', 'small']
   memory = results['peak_memory_mib'] = {}
   if 'training' not in skip:
+    results['matmul'] = measure_matmul(2048 if args.quick else 4096,
+                                       3 if args.quick else 10)
     iters = {'paper': {1: 5, 2: 3}, 'small': {1: 3, 2: 3} if args.quick else
              {1: 10, 2: 10}}
     results['training'] = measure_training(presets, iters)
