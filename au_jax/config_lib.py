@@ -193,9 +193,6 @@ def validate(config):
   if t.target_path_statistics not in ('mixed', 'wild'):
     raise ConfigError(f'config.train.target_path_statistics={t.target_path_statistics!r} '
                       "is not 'mixed' or 'wild'")
-  if t.target_path_statistics == 'wild' and is_source_only(config):
-    raise ConfigError("config.train.target_path_statistics='wild' needs a target path; "
-                      'the source-only baseline has none')
   if t.target_statistics_batches <= 0:
     raise ConfigError(f'config.train.target_statistics_batches={t.target_statistics_batches}'
                       ' must be positive')

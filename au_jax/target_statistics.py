@@ -19,13 +19,16 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from au_jax import config_lib
 from au_jax import sharding
 
 KEY = 'au_detector_target'  # batch_stats entry of the target path's E_au statistics
 
 
 def has_target_statistics(config):
-  return config.train.target_path_statistics == 'wild'
+  """'wild' and a target path (the source-only baseline has none: there it is a no-op)."""
+  return (config.train.target_path_statistics == 'wild'
+          and not config_lib.is_source_only(config))
 
 
 def for_path(variables, path):

@@ -42,7 +42,7 @@ def get_config():
   # E_au's statistics for the target path: 'mixed' = its running statistics from the
   # four training calls (ADLD, the paper is silent); 'wild' = re-estimated on the target
   # path's own features of unlabelled wild training images before each evaluation
-  # (au_jax/target_statistics.py, docs/method.md §10).
+  # (au_jax/target_statistics.py, docs/method.md §10). Source-only: no target path, no-op.
   c.train.target_path_statistics = 'mixed'
   c.train.target_statistics_batches = 60
 

@@ -49,6 +49,11 @@ def get_config():
   # landmark motion an AU causes at 16×16 maps (README, "Results"). On EmotioNet, whose
   # landmarks are dlib's, the paper's 'branch' stays the default (configs/default.py).
   c.loss.target_heatmaps = 'annotation'
+  # The target path's own E_au statistics, from unlabelled wild training images (not in
+  # the paper or ADLD; docs/method.md §10). With the projectors G_st's output is ~1.3×
+  # wider than F, and E_au's mixed running statistics put the target path's
+  # probabilities off 0.5 (README, "Results": row G 55.3 ± 8.7 → 'wild' row G+wild).
+  c.train.target_path_statistics = 'wild'
   c.train.log_every_steps = 25
   c.train.checkpoint_every_steps = 200
   return c
