@@ -33,7 +33,6 @@ from au_jax import metrics
 from au_jax import target_statistics
 
 PATHS = ('source', 'target', 'direct', 'target_wildstats')
-STATISTICS_BATCHES = 60  # BN momentum 0.9: the old statistics keep a weight of 0.9^60 ≈ 0.002
 PROBES = ('F_l', 'reconstructed', 'F_b')
 PROBE_SIDE = 8         # G_st's output and F_b are average-pooled to at most 8×8 for probes
 PROBE_EXAMPLES = 2000  # source training examples the probes are fitted on
@@ -163,7 +162,7 @@ def diagnose(model, variables, data, config, batch_size=100, probes=True):
   # per-call statistics were computed on).
   wild = target_statistics.for_path(target_statistics.estimate(
       model, variables, data.target_batches(config.stage2.batch_size),
-      STATISTICS_BATCHES), 'target')
+      config.train.target_statistics_batches), 'target')
   for name, s in splits.items():
     s['prob_target_wildstats'] = collect(model, wild, data.eval_batches(name, batch_size))[
         'prob_target']
