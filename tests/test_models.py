@@ -171,3 +171,32 @@ def test_domain_discriminator_last_kernel_is_adld_at_paper_size():
       jax.random.key(0), jnp.zeros((1, 44, 44, 64))))
   assert v['params']['last']['kernel'].shape == (4, 4, 128, 128)
   assert v['params']['down0']['kernel'].shape == (4, 4, 64, 64)
+
+
+def test_au_head_mean_of_conv_equals_conv_then_mean():
+  """E_au's last conv + global average pool is computed from window sums
+  (`MeanOfConv3x3`): same parameters, initial values, outputs and gradients as the
+  conv followed by the mean."""
+  from au_jax.models.au_detector import MeanOfConv3x3  # pylint: disable=g-import-not-at-top
+
+  class ConvThenMean(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+      return jnp.mean(layers.conv3x3(5, name='last')(x), axis=(1, 2))
+
+  class Pooled(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+      return MeanOfConv3x3(5, name='last')(x)
+
+  x = jax.random.normal(jax.random.key(1), (2, 7, 6, 4))
+  ref, new = ConvThenMean(), Pooled()
+  v_ref, v_new = ref.init(jax.random.key(0), x), new.init(jax.random.key(0), x)
+  jax.tree.map(np.testing.assert_array_equal, v_ref, v_new)
+  v = jax.tree.map(lambda p: p + 0.1, v_ref)  # a non-zero bias too
+  np.testing.assert_allclose(new.apply(v, x), ref.apply(v, x), atol=1e-6)
+
+  def grads(m):
+    return jax.grad(lambda v, x: jnp.sum(jnp.sin(m.apply(v, x))), argnums=(0, 1))(v, x)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5),
+               grads(new), grads(ref))
