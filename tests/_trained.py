@@ -5,12 +5,17 @@ missing), trains configs/tiny.py on them for one stage-2 epoch (stage 1 skipped:
 adds compilation time) and caches the result for the whole test session, whichever test
 file asks first. The training's own compilation makes this about a minute on 2 CPU cores.
 
+Under pytest-xdist the workers share one run: the first to ask trains it under a file
+lock, in a folder named after the test run (`PYTEST_XDIST_TESTRUNUID`), and the others
+wait and read it; conftest.py removes it when the session ends.
+
 While working on these tests, AU_JAX_TEST_TRAINED=/some/folder keeps the run there and
 reuses it in later sessions (delete the folder after changing training code).
 """
 
 import atexit
 import csv
+import fcntl
 import functools
 import json
 import os
@@ -48,10 +53,11 @@ def trained():
   """namespace(root, workdir, data_dir, config, results, overrides)."""
   from au_jax import config_lib  # pylint: disable=g-import-not-at-top
 
-  root = os.environ.get('AU_JAX_TEST_TRAINED')
+  root = os.environ.get('AU_JAX_TEST_TRAINED') or shared_root()
   if not root:
     root = tempfile.mkdtemp(prefix='au_jax_trained_')
     atexit.register(shutil.rmtree, root, ignore_errors=True)
+  os.makedirs(root, exist_ok=True)
   data_dir = os.path.join(root, 'data')
   workdir = os.path.join(root, 'work')
   config = config_lib.load_config(TINY)
@@ -61,13 +67,21 @@ def trained():
   config.stage2.constant_epochs, config.stage2.decay_epochs = 1, 0
   config.train.eval_batch_size = 4
   done = os.path.join(workdir, 'results.json')
-  if not os.path.isfile(done):
-    _prepare_and_train(root, config, workdir)
+  with open(os.path.join(root, '.lock'), 'w', encoding='utf-8') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # one worker trains, the others wait for it
+    if not os.path.isfile(done):
+      _prepare_and_train(root, config, workdir)
   with open(done, encoding='utf-8') as f:
     results = json.load(f)['results']
   return types.SimpleNamespace(root=root, workdir=workdir, data_dir=data_dir,
                                config=config_lib.prepare_config(config), results=results,
                                overrides=overrides(data_dir))
+
+
+def shared_root():
+  """The folder the xdist workers of one test run share, or None outside xdist."""
+  uid = os.environ.get('PYTEST_XDIST_TESTRUNUID')
+  return os.path.join(tempfile.gettempdir(), f'au_jax_trained_{uid}') if uid else None
 
 
 def _prepare_and_train(root, config, workdir):

@@ -1,7 +1,9 @@
 """Shared fixtures: small configs and a tiny initialised model."""
 
 import os
+import shutil
 import tempfile
+import uuid
 
 import pytest
 
@@ -14,6 +16,20 @@ os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def pytest_configure(config):
+  """Under xdist, fixes the test run's id here, in the controller, so that it can remove
+  the workers' shared trained run (tests/_trained.py) when the session ends."""
+  if hasattr(config.option, 'testrunuid') and not hasattr(config, 'workerinput'):
+    config.option.testrunuid = config.option.testrunuid or uuid.uuid4().hex
+
+
+def pytest_sessionfinish(session):
+  uid = getattr(session.config.option, 'testrunuid', None)
+  if uid and not hasattr(session.config, 'workerinput'):
+    shutil.rmtree(os.path.join(tempfile.gettempdir(), f'au_jax_trained_{uid}'),
+                  ignore_errors=True)
 
 
 @pytest.fixture(scope='session')

@@ -14,6 +14,10 @@ from au_jax import objective
 from au_jax import optim
 from tests.test_forward_graph import make_batch
 
+# Its module fixtures (gradients of every loss term) are computed once: one worker
+# runs the whole file (pytest -n 2 runs with --dist loadgroup, pytest.ini).
+pytestmark = pytest.mark.xdist_group('adld_baseline')
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

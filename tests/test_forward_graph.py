@@ -13,6 +13,10 @@ from au_jax import config_lib
 from au_jax import losses
 from au_jax import objective
 
+# Its module fixtures (gradients of every loss term) are computed once: one worker
+# runs the whole file (pytest -n 2 runs with --dist loadgroup, pytest.ini).
+pytestmark = pytest.mark.xdist_group('forward_graph')
+
 ALL_MODULES = ('landmark_branch_s', 'landmark_branch_t', 'shared_blocks',
                'feature_encoder_s', 'feature_encoder_t', 'landmark_encoder',
                'background_generator', 'feature_generator', 'landmark_discriminator',

@@ -85,6 +85,7 @@ def test_committed_without_outputs(name):
   assert "'google.colab' in sys.modules" in code[0].source
 
 
+@pytest.mark.slow  # trains on generated SynthAU inside a kernel: two minutes
 def test_quickstart(tmp_path):
   work = tmp_path / 'work'
   nb = run_notebook('quickstart.ipynb', tmp_path, WORK=str(work),
@@ -101,6 +102,7 @@ def test_quickstart(tmp_path):
   assert sorted(os.listdir(tmp_path)) == ['work'], 'files written outside WORK'
 
 
+@pytest.mark.slow  # prepares, trains, resumes and evaluates via the CLI: two minutes
 def test_train_real_data_on_fakes(tmp_path):
   work = tmp_path / 'work'
   nb = run_notebook('train_real_data.ipynb', tmp_path, WORK=str(work), FAKE=True)

@@ -150,6 +150,7 @@ def _state(setup, stage=2):
   return jax.device_put(state, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
 
 
+@pytest.mark.xdist_group('stage2_setup')  # one worker builds the fixture
 def test_losses_go_down(stage2_setup):
   config, model, mesh, _ = stage2_setup
   data = tiny_data(n=8)
@@ -167,6 +168,7 @@ def test_losses_go_down(stage2_setup):
     assert last < 0.9 * first, (term, first, last)
 
 
+@pytest.mark.xdist_group('stage2_setup')  # one worker builds the fixture
 def test_discriminator_update_changes_only_discriminators(stage2_setup):
   config, model, _, variables = stage2_setup
   data = tiny_data(n=8)
@@ -192,6 +194,7 @@ def test_discriminator_update_changes_only_discriminators(stage2_setup):
   assert all(float(jnp.abs(g).sum()) == 0 for g in jax.tree.leaves(grads))
 
 
+@pytest.mark.xdist_group('stage2_setup')  # one worker builds the fixture
 def test_source_only_trains_only_encoder_and_au_detector(stage2_setup):
   config, model, mesh, variables = stage2_setup
   config = config_lib.prepare_config(tiny(ablation='source_only'))
@@ -211,6 +214,7 @@ def test_source_only_trains_only_encoder_and_au_detector(stage2_setup):
     assert changed == (module in ('feature_encoder_s', 'au_detector')), module
 
 
+@pytest.mark.xdist_group('stage2_setup')
 @pytest.mark.parametrize('ablation, reported', [('', {'source_validation', 'target_validation'}),
                                                  ('C', {'target_validation'}),
                                                  ('A', set()), ('source_only', set())])
@@ -241,6 +245,8 @@ class Interrupt(Exception):
   pass
 
 
+@pytest.mark.slow  # three tiny training runs: two minutes (resuming is also in the default
+# run: test_restore_onto_another_device_count; the train_real_data notebook resumes too)
 def test_interrupted_run_resumes_to_the_same_parameters(tmp_path, monkeypatch):
   # Stage 1 resumes the same way; it is skipped here to keep the test short.
   config = tiny(**{'stage1.epochs': 0, 'stage2.epochs': 2, 'stage2.constant_epochs': 1,
@@ -322,10 +328,22 @@ def test_batch_and_learning_rates_scale_with_the_device_count():
 
 
 def test_resuming_with_another_model_shape_names_the_changed_fields(tmp_path):
-  config = tiny(**{'stage1.epochs': 0, 'stage2.epochs': 1, 'train.max_steps': 1})
+  # The workdir a run leaves (its config.json and a stage-2 checkpoint), written without
+  # training: only the restore matters here.
+  config = config_lib.scale_to_devices(config_lib.prepare_config(
+      tiny(**{'stage1.epochs': 0, 'stage2.epochs': 1, 'train.max_steps': 1})),
+                                       jax.device_count())
   workdir = str(tmp_path / 'w')
-  train.train_and_evaluate(config, workdir, tiny_data())
-  config.model.hidden = 4  # trained with 8
+  model = config_lib.create_model(config)
+  variables = jax.jit(functools.partial(train.init_variables, model, config))(
+      jax.random.key(config.seed))
+  os.makedirs(workdir)
+  config_lib.save_config(config, workdir)
+  mngr = checkpointing.manager(workdir, 'stage2', config)
+  checkpointing.save(mngr, 1, train.create_state(variables, config, 2, 8),
+                     scores={checkpointing.METRIC: 0.0})
+  mngr.close()
+  config.model.hidden = 4  # saved with 8
   config.train.max_steps = 2
   with pytest.raises(config_lib.ConfigError) as error:
     train.train_and_evaluate(config, workdir, tiny_data())
