@@ -83,6 +83,7 @@ def test_only_the_target_path_reads_the_slot(run):
       inference.predict(model, swapped, images, 'target', crop).au_probs, rtol=1e-6)
 
 
+@pytest.mark.slow  # a second tiny training run: about 1.5 minutes cold
 def test_training_keeps_the_slot_in_checkpoints_and_evaluates_with_it(wild_run):
   workdir, results = wild_run
   predictor = inference.load(workdir)

@@ -468,6 +468,8 @@ def one_device_params(tmp_path_factory):
   return out
 
 
+@pytest.mark.slow  # two subprocess trainings: two minutes cold (the default run still
+# trains on 4 simulated devices: test_restore_onto_another_device_count)
 def test_eight_devices_match_one(one_device_params, tmp_path):
   out = tmp_path / 'eight.npz'
   _wait(_worker(out, 8))
