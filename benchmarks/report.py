@@ -56,6 +56,26 @@ def format_table(results):
                                     for p, r in results['training'].items()) + '.']
     lines += ['Each step is compiled once, ahead of time, and the timed calls run that '
               'executable (benchmarks/timing.py).', '']
+  t = results.get('torch_reference')
+  if t:
+    lines += ['## The same row-A step in PyTorch (benchmarks/torch_reference.py)', '',
+              '| framework | step (s) | GFLOP/step | achieved GFLOP/s | its 4096² matmul '
+              'GFLOP/s | target path, batch 1, images/s |', '|---|---|---|---|---|---|']
+    a = results['training'].get('paper', {}).get('stage2_rowA')
+    infer = results.get('inference', {}).get('paper', {}).get('target_batch1_nolandmarks')
+    if a:
+      lines.append(f'| au_jax (jax {env["jax"]}) | {_f(a["step_s"], 3)} | '
+                   f'{_f(a["flops_per_step"] / 1e9, 1)} | {_f(a["flops_per_s"] / 1e9, 1)} | '
+                   f'{_f(results["matmul"]["flops_per_s"] / 1e9, 1)} | {_f(infer, 1)} |')
+    lines.append(f'| PyTorch {t["torch"]}, {t["threads"]} threads | {_f(t["step_s"], 3)} | '
+                 f'{_f(t["gflop_per_step"], 1)} | {_f(t["achieved_gflops"], 1)} | '
+                 f'{_f(t["matmul_gflops"], 1)} | '
+                 f'{_f(t["inference_target_batch1_images_per_s"], 1)} |')
+    lines += ['', 'Row A at the paper\'s size, batch 8, ported op for op to PyTorch and '
+              'timed in a subprocess right after the JAX step. PyTorch FLOPs: its '
+              'FlopCounterMode, which counts the taps that read the zero padding too; '
+              'XLA\'s cost analysis leaves them out, so the two counts of the same work '
+              'differ by about 2 %.', '']
   if results.get('pipeline'):
     lines += ['## Input pipeline (tf.data) and prepare', '',
               '| preset | aligned → crop | batch | batches/s | images/s | prepare images/s |',

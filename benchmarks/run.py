@@ -15,7 +15,10 @@ Measures, and prints as a markdown table (also written to JSON):
 4. the multi-device check: the same stage-2 steps on 1 and 8 simulated CPU devices in
    subprocesses (max parameter difference, step time of each), and on the real
    accelerators when there are several;
-5. peak host memory, and the machine's load average (other jobs skew CPU timings).
+5. peak host memory, and the machine's load average (other jobs skew CPU timings);
+6. with `--torch-python PY` (a Python that has PyTorch, which au_jax does not need), the
+   same row-A stage-2 step ported to PyTorch (benchmarks/torch_reference.py), timed in a
+   subprocess right after the JAX one: au_jax's speed against PyTorch at equal work.
 
 Step timing (benchmarks/timing.py) follows the training loop: the state is put on the
 mesh's replicated sharding, the step is compiled ahead of time and that one executable
@@ -377,6 +380,16 @@ def measure_scaling(name, batch, counts, steps, iters):
   return runs
 
 
+def measure_torch_reference(python, seconds):
+  """benchmarks/torch_reference.py's results, run by `python` (it must have torch)."""
+  with tempfile.TemporaryDirectory() as folder:
+    out = os.path.join(folder, 'torch.json')
+    subprocess.run([python, os.path.join(HERE, 'torch_reference.py'), '--out', out,
+                    '--seconds', str(seconds)], check=True)
+    with open(out, encoding='utf-8') as f:
+      return json.load(f)
+
+
 def ratios(results):
   """The comparisons that matter more than any single time."""
   out = {}
@@ -399,6 +412,9 @@ def ratios(results):
     if 'stage2_rowA' in r:
       out[f'{preset}: row A (ADLD) / full method stage-2 step time'] = (
           r['stage2_rowA']['step_s'] / r['stage2']['step_s'])
+      if 'torch_reference' in results:
+        out[f'{preset}: row A, PyTorch port / au_jax step time (>1: au_jax faster)'] = (
+            results['torch_reference']['step_s'] / r['stage2_rowA']['step_s'])
   for preset, p in results.get('pipeline', {}).items():
     if preset in training:
       out[f'{preset}: pipeline batches/s / stage-2 steps/s'] = (
@@ -411,6 +427,12 @@ def ratios(results):
             r[f'target_batch{b}_nolandmarks'] / r[f'target_batch{b}'])
       out[f'{preset}: inference source / target path images/s, batch {b}'] = (
           r[f'source_batch{b}'] / r[f'target_batch{b}'])
+  torch_ref = results.get('torch_reference')
+  if torch_ref and 'target_batch1_nolandmarks' in results.get('inference', {}).get(
+      'paper', {}):
+    out['paper: inference target path batch 1, au_jax / PyTorch port images/s'] = (
+        results['inference']['paper']['target_batch1_nolandmarks'] /
+        torch_ref['inference_target_batch1_images_per_s'])
   for run in results.get('scaling', []):
     if run['devices'] > 1:
       out[f'{run["kind"]}: {run["devices"]}-device / 1-device step time'] = (
@@ -429,6 +451,8 @@ def main(argv=None):
   parser.add_argument('--skip', default='',
                       help='comma-separated sections to skip: training, pipeline, '
                            'inference, scaling')
+  parser.add_argument('--torch-python',
+                      help='a Python with PyTorch: also time benchmarks/torch_reference.py')
   args = parser.parse_args(argv)
   skip = set(filter(None, args.skip.split(',')))
 
@@ -446,6 +470,8 @@ def main(argv=None):
              {1: 10, 2: 10}}
     results['training'] = measure_training(presets, iters)
     memory['training'] = host_memory_mib()
+    if args.torch_python and not args.quick:
+      results['torch_reference'] = measure_torch_reference(args.torch_python, 20.0)
   if 'pipeline' not in skip:
     results['pipeline'] = measure_pipeline(presets, 24 if args.quick else 120,
                                            10 if args.quick else 50)

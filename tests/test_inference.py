@@ -113,6 +113,23 @@ def test_uint8_aligned_size_and_pure_function_agree(predictor):
   np.testing.assert_allclose(batches.au_probs[3], np.asarray(a.au_probs)[0], atol=1e-6)
 
 
+def test_cpu_compiler_options_keep_the_numbers_and_fall_back(predictor, monkeypatch):
+  """predict's CPU convolution library (inference.CPU_COMPILER_OPTIONS) gives the plain
+  jit's numbers up to float rounding; a jaxlib that rejects the option runs without it."""
+  faces = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+  args = (predictor.model, predictor.variables, faces, 'target', 32, True)
+  tuned, plain = inference._jitted['cpu'](*args), inference._jitted['default'](*args)
+  for a, b in zip(tuned, plain):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)
+  rejected = jax.jit(inference._predict, static_argnames=inference._STATIC,
+                     compiler_options={'xla_cpu_experimental_ynn_fusion_type': 'NO_SUCH'})
+  monkeypatch.setitem(inference._jitted, 'cpu', rejected)
+  monkeypatch.setattr(inference, '_cpu_options_supported', [True])
+  out = inference.predict(*args)
+  assert inference._cpu_options_supported == [False]
+  np.testing.assert_array_equal(np.asarray(out.au_probs), np.asarray(plain.au_probs))
+
+
 def test_bad_inputs_raise_input_error(run, predictor, tmp_path):
   cases = [
       lambda: predictor(np.zeros((2, 31, 31, 3), np.uint8)),
