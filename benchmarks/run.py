@@ -455,6 +455,12 @@ def main(argv=None):
                       help='a Python with PyTorch: also time benchmarks/torch_reference.py')
   args = parser.parse_args(argv)
   skip = set(filter(None, args.skip.split(',')))
+  if args.torch_python:  # before minutes of JAX timings, not after them
+    try:
+      subprocess.run([args.torch_python, '-c', 'import torch'], check=True,
+                     capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+      parser.error(f'--torch-python {args.torch_python}: not a Python that can import torch')
 
   jax.config.update('jax_enable_compilation_cache', False)  # measure real compiles
   start = time.perf_counter()
