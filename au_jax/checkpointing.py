@@ -5,7 +5,9 @@ Saves are synchronous and atomic (orbax writes to a temporary folder and renames
 a run killed at any moment, even by kill -9, restarts from the last finished save and
 loses at most the steps since it: `checkpoint_every_steps`, or one epoch if smaller.
 Restoring builds the target from the current state's shapes with the current mesh's
-replicated sharding, so a checkpoint restores onto any device count.
+replicated sharding, so a checkpoint restores onto any device count. The model's
+variables are checked against the checkpoint's metadata first: a checkpoint of another
+model shape fails with one line naming the variable, before any array is read.
 """
 
 import os
@@ -15,6 +17,10 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint.checkpoint_managers import preservation_policy
 
 METRIC = 'val_f1'
+
+
+class ShapeMismatch(ValueError):
+  """A checkpoint holds variables of another shape, or lacks some."""
 
 
 def manager(workdir, stage, config):
@@ -27,7 +33,11 @@ def manager(workdir, stage, config):
   options = ocp.CheckpointManagerOptions(
       preservation_policy=policy, best_fn=lambda m: m[METRIC], best_mode='max',
       enable_async_checkpointing=False, cleanup_tmp_directories=True)
-  return ocp.CheckpointManager(directory, options=options, item_names=('state', 'meta'))
+  # Named handlers, so that a new manager can read a save's metadata before restoring.
+  return ocp.CheckpointManager(
+      directory, options=options, item_names=('state', 'meta'),
+      item_handlers={'state': ocp.StandardCheckpointHandler(),
+                     'meta': ocp.JsonCheckpointHandler()})
 
 
 def read_only_manager(directory):
@@ -59,8 +69,33 @@ def _abstract(state, mesh):
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), state)
 
 
+def saved_tree(mngr, step):
+  """The nested dict of array metadata (.shape, .dtype) of `step`'s state."""
+  saved = mngr.item_metadata(step)['state']
+  return getattr(saved, 'tree', saved)
+
+
+def check_shapes(variables, saved, where):
+  """ShapeMismatch naming the first variable of the dict tree `variables` that the
+  checkpoint `saved` (saved_tree) lacks or holds in another shape."""
+  for keys, leaf in jax.tree_util.tree_flatten_with_path(variables)[0]:
+    node, name = saved, '/'.join(str(getattr(k, 'key', k)) for k in keys)
+    for k in keys:
+      key = getattr(k, 'key', k)
+      if not isinstance(node, dict) or key not in node:
+        raise ShapeMismatch(f'{where} has no variable {name}: the config does not '
+                            'describe the model this checkpoint was trained with')
+      node = node[key]
+    if tuple(node.shape) != tuple(leaf.shape):
+      raise ShapeMismatch(f'{where}: variable {name} has shape {tuple(node.shape)} in '
+                          f'the checkpoint but {tuple(leaf.shape)} in the config')
+
+
 def restore(mngr, step, state, mesh):
-  """(state restored from `step` onto `mesh`, its meta dict)."""
+  """(state restored from `step` onto `mesh`, its meta dict); ShapeMismatch, before
+  anything is read, if the model's variables do not fit the checkpoint."""
+  check_shapes({'params': state.params, 'batch_stats': state.batch_stats},
+               saved_tree(mngr, step), f'{mngr.directory}/{step}')
   out = mngr.restore(step, args=ocp.args.Composite(
       state=ocp.args.StandardRestore(_abstract(state, mesh)), meta=ocp.args.JsonRestore()))
   return out['state'], out['meta']

@@ -294,32 +294,17 @@ def inference_shapes(model, crop_size, target_path_statistics=False):
   return target_statistics.add_slot(shapes) if target_path_statistics else shapes
 
 
-def _check_against(shapes, saved, stage_dir, step):
-  """InputError naming the first variable the checkpoint lacks or holds in another shape."""
-  flat = jax.tree_util.tree_flatten_with_path(shapes)[0]
-  for keys, leaf in flat:
-    node, name = saved, '/'.join(str(getattr(k, 'key', k)) for k in keys)
-    for k in keys:
-      key = getattr(k, 'key', k)
-      if not isinstance(node, dict) or key not in node:
-        raise InputError(f'{stage_dir}/{step} has no variable {name}: the config does '
-                         'not describe the model this checkpoint was trained with')
-      node = node[key]
-    if tuple(node.shape) != tuple(leaf.shape):
-      raise InputError(f'{stage_dir}/{step}: variable {name} has shape '
-                       f'{tuple(node.shape)} in the checkpoint but {tuple(leaf.shape)} in '
-                       'the config')
-
-
 def restore_variables(stage_dir, step, shapes, sharding):
   """(params and batch_stats placed with `sharding`, the step read, its meta dict);
   step None = the best step, else the latest."""
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
   mngr = checkpointing.read_only_manager(stage_dir)
   step = choose_step(mngr, stage_dir, step)
-  saved = mngr.item_metadata(step)['state']
-  saved = getattr(saved, 'tree', saved)
-  _check_against(shapes, saved, stage_dir, step)
+  try:
+    checkpointing.check_shapes(shapes, checkpointing.saved_tree(mngr, step),
+                               f'{stage_dir}/{step}')
+  except checkpointing.ShapeMismatch as e:
+    raise InputError(str(e)) from None
   item = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
                       shapes)
   out = mngr.restore(step, args=ocp.args.Composite(

@@ -295,44 +295,46 @@ def train_and_evaluate(config, workdir, data=None):
         f'weights for {len(data.au_weights)}')
   changed = config_lib.changed_fields(workdir, config)
   reporter = reporting.Reporter(workdir)
-  if jax.process_index() == 0:
-    config_lib.save_config(config, workdir)
-  variables = jax.jit(functools.partial(init_variables, model, config),
-                      out_shardings=sharding.replicated(mesh))(jax.random.key(config.seed))
-  run = functools.partial(_run_stage, config=config, data=data, mesh=mesh, model=model,
-                          reporter=reporter, changed=changed)
+  try:  # closed on errors too (a NaN stop, a bad checkpoint): its metrics are flushed
+    if jax.process_index() == 0:
+      config_lib.save_config(config, workdir)
+    variables = jax.jit(functools.partial(init_variables, model, config),
+                        out_shardings=sharding.replicated(mesh))(jax.random.key(config.seed))
+    run = functools.partial(_run_stage, config=config, data=data, mesh=mesh, model=model,
+                            reporter=reporter, changed=changed)
 
-  source_only = config_lib.is_source_only(config)
-  branches = config.loss.source_landmark_branch or config.loss.target_landmark_branch
-  if not source_only and branches and config.stage1.epochs > 0:
-    spe1 = data.steps_per_epoch(config.stage1.batch_size)
-    state = run(1, create_state(variables, config, 1, spe1),
-                make_stage1_step(model, config, spe1),
-                batch_size=config.stage1.batch_size, epochs=config.stage1.epochs,
-                manager=checkpointing.manager(workdir, 'stage1', config),
-                evaluate_each_epoch=False)
+    source_only = config_lib.is_source_only(config)
+    branches = config.loss.source_landmark_branch or config.loss.target_landmark_branch
+    if not source_only and branches and config.stage1.epochs > 0:
+      spe1 = data.steps_per_epoch(config.stage1.batch_size)
+      state = run(1, create_state(variables, config, 1, spe1),
+                  make_stage1_step(model, config, spe1),
+                  batch_size=config.stage1.batch_size, epochs=config.stage1.epochs,
+                  manager=checkpointing.manager(workdir, 'stage1', config),
+                  evaluate_each_epoch=False)
+      variables = {'params': state.params, 'batch_stats': state.batch_stats}
+      variables = init_feature_encoders_from_branches(variables, _encoder_sources(config))
+
+    stage = 'source_only' if source_only else 2
+    if target_statistics.has_target_statistics(config):
+      variables = target_statistics.add_slot(variables)
+    spe2 = data.steps_per_epoch(config.stage2.batch_size)
+    make = make_source_only_step if source_only else make_stage2_step
+    manager = checkpointing.manager(workdir, 'stage2', config)
+    state = run(stage, create_state(variables, config, stage, spe2),
+                make(model, config, spe2, data.au_weights),
+                batch_size=config.stage2.batch_size, epochs=config.stage2.epochs,
+                manager=manager, evaluate_each_epoch=True)
+
+    best_step = checkpointing.best_or_latest_step(manager)
+    if best_step is not None and best_step != int(state.step):
+      state, _ = checkpointing.restore(manager, best_step, state, mesh)
     variables = {'params': state.params, 'batch_stats': state.batch_stats}
-    variables = init_feature_encoders_from_branches(variables, _encoder_sources(config))
-
-  stage = 'source_only' if source_only else 2
-  if target_statistics.has_target_statistics(config):
-    variables = target_statistics.add_slot(variables)
-  spe2 = data.steps_per_epoch(config.stage2.batch_size)
-  make = make_source_only_step if source_only else make_stage2_step
-  manager = checkpointing.manager(workdir, 'stage2', config)
-  state = run(stage, create_state(variables, config, stage, spe2),
-              make(model, config, spe2, data.au_weights),
-              batch_size=config.stage2.batch_size, epochs=config.stage2.epochs,
-              manager=manager, evaluate_each_epoch=True)
-
-  best_step = checkpointing.best_or_latest_step(manager)
-  if best_step is not None and best_step != int(state.step):
-    state, _ = checkpointing.restore(manager, best_step, state, mesh)
-  variables = {'params': state.params, 'batch_stats': state.batch_stats}
-  results = evaluate.evaluate(model, variables, data, config, mesh)
-  reporter.final(results, best_step)
-  reporter.close()
-  return results
+    results = evaluate.evaluate(model, variables, data, config, mesh)
+    reporter.final(results, best_step)
+    return results
+  finally:
+    reporter.close()
 
 
 def train_and_report(config, workdir, command):
