@@ -94,8 +94,10 @@ def check_shapes(variables, saved, where):
 def restore(mngr, step, state, mesh):
   """(state restored from `step` onto `mesh`, its meta dict); ShapeMismatch, before
   anything is read, if the model's variables do not fit the checkpoint."""
-  check_shapes({'params': state.params, 'batch_stats': state.batch_stats},
-               saved_tree(mngr, step), f'{mngr.directory}/{step}')
+  saved = saved_tree(mngr, step)
+  if saved is not None:  # a save without metadata: orbax's own check, when it reads
+    check_shapes({'params': state.params, 'batch_stats': state.batch_stats}, saved,
+                 f'{mngr.directory}/{step}')
   out = mngr.restore(step, args=ocp.args.Composite(
       state=ocp.args.StandardRestore(_abstract(state, mesh)), meta=ocp.args.JsonRestore()))
   return out['state'], out['meta']
