@@ -22,7 +22,8 @@ def add_parser(subparsers):
                       help='folder to write into (default: %(default)s)')
   parser.add_argument('--preset', choices=sorted(PRESETS), default='small',
                       help='small (default): 96x96 raw images, to align to 72, crop 64, '
-                           'heat maps 16; paper: 256x256 raw, to align to 200, crop 176, '
+                           'heat maps 16; medium: 192x192 raw, to align to 144, crop 128, '
+                           'heat maps 32; paper: 256x256 raw, to align to 200, crop 176, '
                            'heat maps 44')
   parser.add_argument('--seed', type=int, default=0,
                       help='random seed; the same seed gives the same bytes (default: 0)')
@@ -44,6 +45,15 @@ def add_parser(subparsers):
   parser.add_argument('--contact-sheet', metavar='PATH', default=None,
                       help='also write a contact sheet PNG (lab and wild images with '
                            'landmarks and labels, and an AU gallery) to PATH')
+  parser.add_argument('--detect-wild-landmarks', action='store_true',
+                      help='also write wild/manifest_detected.csv: the wild train and '
+                           'validation landmarks as `prepare --detect-landmarks` finds them '
+                           '(empty where it finds no face, so prepare drops the row, as for '
+                           'EmotioNet), test landmarks exact; recall and error go to '
+                           'wild/detected.json (needs the faces extra)')
+  parser.add_argument('--detector', default='hog', choices=('hog', 'cnn', 'blazeface', 'auto'),
+                      help='face detector of --detect-wild-landmarks (default: %(default)s, '
+                           "prepare's)")
   parser.add_argument('--quiet', action='store_true', help='no progress bar')
   parser.set_defaults(func=run)
   return parser
@@ -68,6 +78,18 @@ def run(args):
         f"{result['seconds']:.1f} s ({result['images_per_second']:.0f} images/s, "
         f'{args.workers} worker(s))')
   print(format_rates(result))
+  if args.detect_wild_landmarks:
+    from data_pipelines.synthau import detected
+    from au_jax.geometry import GeometryError
+    try:
+      info = detected.detect_wild(result['out_dir'], args.detector, progress=not args.quiet)
+    except (GeometryError, OSError) as e:
+      print(f'au-jax synth: error: {e}', file=sys.stderr)
+      return 2
+    print(f"wrote {info['manifest']}")
+    for split, s in info['splits'].items():
+      print(f"  {split}: {s['found']} of {s['faces']} faces found ({100 * s['recall']:.1f} %), "
+            f"landmark error {s['nme49_mean']:.3f} inter-ocular distances (49 points)")
   if args.contact_sheet:
     print(f'wrote {make_contact_sheet(result["out_dir"], args.contact_sheet, seed=args.seed)}')
   return 0

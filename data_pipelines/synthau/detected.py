@@ -1,0 +1,202 @@
+"""Detector-grade wild landmarks for SynthAU, and what the detector keeps of the truth.
+
+EmotioNet has no landmark annotations: `prepare --detect-landmarks` takes them from dlib
+and drops faces it does not find. SynthAU's manifests hold exact landmarks, kinder than
+any real target domain. `detect_wild` writes `wild/manifest_detected.csv`: the same rows,
+with the landmarks of the train and validation splits replaced by what `prepare
+--detect-landmarks` would find (the largest face, same detector and settings), and left
+empty where it finds none, so that `prepare` drops those rows ('no landmarks') as it
+drops EmotioNet's. Test rows keep their exact landmarks, so every run is scored on the
+same 500 faces, aligned the same way. `wild/detected.json` records recall and error.
+
+`measure` reports, on freshly drawn wild faces: recall, the landmark error in
+inter-ocular distances per landmark group, and how much of each AU's landmark motion the
+detected points keep (`retention`: the slope of detected against true displacement,
+from the same face and scene drawn with and without the AU). docs/synthau.md quotes it.
+"""
+
+import csv
+import json
+import os
+
+import cv2
+import numpy as np
+
+from au_jax.geometry import landmarks as lm
+
+# 68-point groups (0-based iBUG indices).
+GROUPS = {'jaw': range(0, 17), 'brows': range(17, 27), 'nose': range(27, 36),
+          'eyes': range(36, 48), 'mouth': range(48, 68)}
+SPLITS = ('train', 'validation')
+# A point moves with an AU when its true displacement exceeds this (inter-ocular units).
+MOVED = 0.03
+# prepare's own settings per detector (data_pipelines/prepare.py).
+DETECTOR_OPTIONS = {'hog': {'upsample': 1, 'min_score': 0.0},
+                    'auto': {'min_score': 0.0, 'group': None}}
+
+
+def make_detector(name='hog'):
+  from au_jax.geometry import faces  # pylint: disable=import-outside-toplevel
+  return faces.make_detector(name, **DETECTOR_OPTIONS.get(name, {}))
+
+
+def largest_face(detect, image_rgb):
+  """(68, 2) points of the largest face, as `prepare --detect-landmarks` takes them."""
+  found = detect(image_rgb)
+  return np.asarray(found[0].landmarks68, np.float64) if found else None
+
+
+def _iod(points68):
+  return float(lm.inter_ocular_distance(lm.to_49(points68)))
+
+
+def _on_face(points, truth):
+  """Whether detected points are on the true face (their centre inside its box)."""
+  centre = points.mean(0)
+  return bool(np.all(centre >= truth.min(0)) and np.all(centre <= truth.max(0)))
+
+
+class ErrorStats:
+  """Accumulates recall and per-group errors (inter-ocular distances) of detections."""
+
+  def __init__(self):
+    self.faces = self.found = self.wrong_face = 0
+    self.nme49, self.groups = [], {g: [] for g in GROUPS}
+
+  def add(self, points, truth):
+    self.faces += 1
+    if points is None:
+      return
+    self.found += 1
+    if not _on_face(points, truth):
+      self.wrong_face += 1
+    error = np.linalg.norm(points - truth, axis=1) / _iod(truth)
+    self.nme49.append(float(lm.to_49(error[:, None])[:, 0].mean()))
+    for g, index in GROUPS.items():
+      self.groups[g].append(float(error[list(index)].mean()))
+
+  def summary(self):
+    mean = lambda v: round(float(np.mean(v)), 4) if v else None
+    return {'faces': self.faces, 'found': self.found,
+            'recall': round(self.found / max(self.faces, 1), 4),
+            'wrong_face': self.wrong_face, 'nme49_mean': mean(self.nme49),
+            'nme49_median': (round(float(np.median(self.nme49)), 4) if self.nme49 else None),
+            'group_error': {g: mean(v) for g, v in self.groups.items()}}
+
+
+def detect_wild(out_dir, detector='hog', splits=SPLITS, progress=False):
+  """Writes OUT/wild/manifest_detected.csv and OUT/wild/detected.json; returns the stats.
+
+  Rows of `splits` get the detector's 68 points (empty cells where it finds no face);
+  other rows keep the exact ones.
+  """
+  from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+  folder = os.path.join(out_dir, 'wild')
+  source = os.path.join(folder, 'manifest.csv')
+  if not os.path.isfile(source):
+    raise FileNotFoundError(f'{source}: no SynthAU wild manifest; run `au-jax synth` first')
+  with open(source, newline='') as f:
+    rows = list(csv.reader(f))
+  header, body = rows[0], rows[1:]
+  first = header.index('x1')
+  split_col = header.index('split')
+  detect = make_detector(detector)
+  stats = {s: ErrorStats() for s in splits}
+  todo = [r for r in body if r[split_col] in splits]
+  with tqdm(total=len(todo), unit='img', desc='detect', disable=not progress) as bar:
+    for row in todo:
+      image = cv2.imread(os.path.join(folder, row[0]), cv2.IMREAD_COLOR)
+      if image is None:
+        raise OSError(f'{row[0]}: unreadable image')
+      truth = np.asarray(row[first:first + 136], np.float64).reshape(68, 2)
+      points = largest_face(detect, cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+      stats[row[split_col]].add(points, truth)
+      row[first:first + 136] = ([''] * 136 if points is None
+                                else [f'{v:.3f}' for v in points.reshape(-1)])
+      bar.update(1)
+  target = os.path.join(folder, 'manifest_detected.csv')
+  with open(target + '.tmp', 'w', newline='') as f:
+    csv.writer(f, lineterminator='\n').writerows([header] + body)
+  os.replace(target + '.tmp', target)
+  info = {'detector': detector, 'options': DETECTOR_OPTIONS.get(detector, {}),
+          'splits': {s: stats[s].summary() for s in splits},
+          'exact_splits': sorted({r[split_col] for r in body} - set(splits))}
+  with open(os.path.join(folder, 'detected.json'), 'w') as f:
+    json.dump(info, f, indent=1)
+    f.write('\n')
+  return {'manifest': target, **info}
+
+
+def retention(moves):
+  """Slope of detected against true displacement, over the points an AU moves:
+  sum(d_det · d_true) / sum(|d_true|²); 1 keeps the motion, 0 loses it.
+  `moves`: [(detected displacement (k, 2), true displacement (k, 2))]."""
+  if not moves:
+    return None
+  num = sum(float(np.sum(d * t)) for d, t in moves)
+  den = sum(float(np.sum(t * t)) for _, t in moves)
+  return round(num / den, 4)
+
+
+def motion_pairs(seed, preset, count, image_size=None, split='validation', domain='wild'):
+  """For `count` faces drawn as SynthAU draws them (wild, or lab with one subject each): the encoded image, its truth,
+  and for every AU shown at intensity >= 0.5 the same face and scene without that AU.
+
+  Yields (example dict with 'image' (BGR after JPEG) and 'landmarks'),
+  [(AU number, image without it, its true landmarks)].
+  """
+  # pylint: disable=import-outside-toplevel
+  from data_pipelines.synthau import dataset, domains
+  from data_pipelines.synthau.labels import AUS
+  from data_pipelines.synthau.presets import PRESETS
+  size = image_size or PRESETS[preset]['image_size']
+
+  def jpeg(image, scene):
+    return cv2.imdecode(np.frombuffer(dataset.encode(image, scene), np.uint8),
+                        cv2.IMREAD_COLOR)
+
+  for index in range(count):
+    ex = dataset.render_example(seed, domain, split, index, size=size,
+                                subject=index if domain == 'lab' else None)
+    ex['image'] = jpeg(ex['image'], ex['scene'])
+    pairs = []
+    for k, au in enumerate(AUS):
+      if ex['intensity'][k] >= 0.5:
+        without = np.array(ex['intensity'], dtype=np.float64)
+        without[k] = 0.0
+        image, points = domains.render(ex['identity'], without, ex['scene'])
+        pairs.append((au, jpeg(image, ex['scene']), points))
+    yield ex, pairs
+
+
+def measure(seed=1000, preset='small', count=300, detector='hog', image_size=None,
+            progress=False):
+  """Recall, error per group and motion retention per AU of a detector on wild faces
+  (seed 1000: faces the data set of seed 0 does not contain)."""
+  from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+  detect = make_detector(detector)
+  stats = ErrorStats()
+  moves = {}
+  rgb = lambda image: cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+  for ex, pairs in tqdm(motion_pairs(seed, preset, count, image_size), total=count,
+                        unit='face', desc=f'measure {detector}', disable=not progress):
+    truth = ex['landmarks']
+    points = largest_face(detect, rgb(ex['image']))
+    stats.add(points, truth)
+    if points is None or not _on_face(points, truth):
+      continue
+    iod = _iod(truth)
+    for au, image, truth0 in pairs:
+      points0 = largest_face(detect, rgb(image))
+      if points0 is None or not _on_face(points0, truth0):
+        continue
+      true_move = (truth - truth0) / iod
+      moved = np.linalg.norm(true_move, axis=1) > MOVED
+      if moved.any():
+        moves.setdefault(au, []).append(((points - points0)[moved] / iod,
+                                         true_move[moved]))
+  return {'detector': detector, 'options': DETECTOR_OPTIONS.get(detector, {}),
+          'seed': seed, 'preset': preset, 'image_size': image_size, 'count': count,
+          **stats.summary(),
+          'retention': {f'AU{au}': retention(m) for au, m in sorted(moves.items())},
+          'retention_pairs': {f'AU{au}': len(m) for au, m in sorted(moves.items())}}
