@@ -181,6 +181,9 @@ def validate(config):
   if loss.target_heatmaps not in ('branch', 'annotation'):
     raise ConfigError(f'config.loss.target_heatmaps={loss.target_heatmaps!r} is not '
                       "'branch' or 'annotation'")
+  if loss.get('heatmap_targets', 'cell') not in ('cell', 'bilinear'):
+    raise ConfigError(f'config.loss.heatmap_targets={loss.heatmap_targets!r} is not '
+                      "'cell' or 'bilinear'")
   if loss.target_heatmaps == 'branch' and not loss.target_landmark_branch:
     raise ConfigError("config.loss.target_heatmaps='branch' needs "
                       'config.loss.target_landmark_branch=True')
@@ -193,6 +196,9 @@ def validate(config):
   if t.target_path_statistics not in ('mixed', 'wild'):
     raise ConfigError(f'config.train.target_path_statistics={t.target_path_statistics!r} '
                       "is not 'mixed' or 'wild'")
+  if t.get('source_path_statistics', 'mixed') not in ('mixed', 'lab'):
+    raise ConfigError(f'config.train.source_path_statistics={t.source_path_statistics!r} '
+                      "is not 'mixed' or 'lab'")
   if t.target_statistics_batches <= 0:
     raise ConfigError(f'config.train.target_statistics_batches={t.target_statistics_batches}'
                       ' must be positive')

@@ -16,7 +16,9 @@ call's batch statistics, and its running statistics average the four; when G_st'
 drifts from F in scale, the target path is normalised with statistics of other features.
 A large gain here says F1 at 0.5 is lost to that mismatch, not to missing evidence;
 config.train.target_path_statistics='wild' makes it the model's target path
-(au_jax/target_statistics.py).
+(au_jax/target_statistics.py). A fifth, source_labstats, does the same for the source
+path, E_au(E_f^s(I)), on labelled-domain training images (labels unused): the test of
+whether the source path loses F1 to E_au's mixed statistics too.
 
 Runs on one process (the diagnostics of `au-jax evaluate --diagnostics`).
 """
@@ -32,7 +34,7 @@ from au_jax import losses
 from au_jax import metrics
 from au_jax import target_statistics
 
-PATHS = ('source', 'target', 'direct', 'target_wildstats')
+PATHS = ('source', 'target', 'direct', 'target_wildstats', 'source_labstats')
 PROBES = ('F_l', 'reconstructed', 'F_b')
 PROBE_SIDE = 8         # G_st's output and F_b are average-pooled to at most 8×8 for probes
 PROBE_EXAMPLES = 2000  # source training examples the probes are fitted on
@@ -163,9 +165,14 @@ def diagnose(model, variables, data, config, batch_size=100, probes=True):
   wild = target_statistics.for_path(target_statistics.estimate(
       model, variables, data.target_batches(config.stage2.batch_size),
       config.train.target_statistics_batches), 'target')
+  lab = target_statistics.for_path(target_statistics.estimate(
+      model, variables, data.source_batches(config.stage2.batch_size),
+      config.train.target_statistics_batches, path='source'), 'source')
   for name, s in splits.items():
     s['prob_target_wildstats'] = collect(model, wild, data.eval_batches(name, batch_size))[
         'prob_target']
+    s['prob_source_labstats'] = collect(model, lab, data.eval_batches(name, batch_size))[
+        'prob_source']
   val = splits.get(config.train.best_split)
   report = {'threshold_split': config.train.best_split if val is not None else None,
             'au_ids': [int(a) for a in config.data.au_ids], 'splits': {}}

@@ -280,9 +280,10 @@ def _merge(a, b):
 
 
 @functools.lru_cache(maxsize=8)
-def inference_shapes(model, crop_size, target_path_statistics=False):
-  """ShapeDtypeStructs of the variables the two inference paths use (no compute);
-  with `target_path_statistics` also the target path's E_au statistics."""
+def inference_shapes(model, crop_size, own_paths=()):
+  """ShapeDtypeStructs of the variables the two inference paths use (no compute),
+  with E_au statistics of their own for the paths in `own_paths`
+  (target_statistics.own_paths; True means ('target',), as before)."""
   x = jax.ShapeDtypeStruct((1, crop_size, crop_size, 3), jnp.float32)
 
   def init(rng, x):
@@ -291,7 +292,11 @@ def inference_shapes(model, crop_size, target_path_statistics=False):
 
   shapes = jax.eval_shape(init, jax.random.key(0), x)
   shapes = {k: shapes[k] for k in ('params', 'batch_stats') if k in shapes}
-  return target_statistics.add_slot(shapes) if target_path_statistics else shapes
+  if own_paths is True:
+    own_paths = ('target',)
+  for path in own_paths or ():
+    shapes = target_statistics.add_slot(shapes, path)
+  return shapes
 
 
 def restore_variables(stage_dir, step, shapes, sharding):
@@ -333,7 +338,7 @@ def load(checkpoint, *, step=None, config=None, path=None, sharding=None):
     raise InputError(f'the config of {stage_dir}: {e}') from None
   model = config_lib.create_model(config)
   shapes = inference_shapes(model, config.data.crop_size,
-                            target_statistics.has_target_statistics(config))
+                            target_statistics.own_paths(config))
   sharding = sharding or jax.sharding.SingleDeviceSharding(jax.devices()[0])
   variables, step, _ = restore_variables(
       stage_dir, step if step is not None else named_step, shapes, sharding)

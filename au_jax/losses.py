@@ -34,26 +34,62 @@ def heatmap_target_indices(landmarks, crop_size, map_size, refine_au_centres=Tru
   return lm.heatmap_cells(landmarks, crop_size, map_size, refine_au_centres, xp=jnp)
 
 
+def heatmap_target_maps(landmarks, crop_size, map_size, refine_au_centres=True):
+  """Eq. 2 at sub-cell precision (`loss.heatmap_targets='bilinear'`, a deviation):
+  each landmark's unit mass is split over the four cells around its position x·d/l,
+  y·d/l by bilinear weights, so that a motion smaller than a cell still moves the
+  target. (B, n, 2) crop pixels → float32 (B, d², n); the mass of a landmark beyond the
+  border goes to the border cells, as Eq. 2's clipping does."""
+  if refine_au_centres:
+    landmarks = lm.refine_au_centres(landmarks, xp=jnp)
+  d = map_size
+  pos = jnp.clip(landmarks * (d / crop_size), 0.0, d - 1.0)  # (B, n, 2) in cells
+  low = jnp.floor(pos)
+  frac = pos - low
+  low = low.astype(jnp.int32)
+  high = jnp.minimum(low + 1, d - 1)
+
+  def axis(i):  # (B, n, d): the landmark's mass along one axis
+    return (jax.nn.one_hot(low[..., i], d) * (1.0 - frac[..., i:i + 1]) +
+            jax.nn.one_hot(high[..., i], d) * frac[..., i:i + 1])
+
+  maps = axis(1)[..., :, None] * axis(0)[..., None, :]  # (B, n, row, col)
+  b, n = landmarks.shape[:2]
+  return jnp.moveaxis(maps.reshape(b, n, d * d), 1, 2)
+
+
+def _target_maps(targets, positions):
+  """(B, d², n) float maps from Eq. 2 indices (B, n) (one-hot) or soft maps as given."""
+  if jnp.issubdtype(targets.dtype, jnp.integer):
+    return jax.nn.one_hot(targets, positions, axis=1)
+  return targets
+
+
 def landmark_classification_loss(logits, indices):
   """Eq. 3: softmax cross-entropy over the d² positions of each landmark map.
 
-  logits (B, d, d, n), indices (B, n) int. Negative log-likelihood (the paper's sign is a
-  typo), mean over landmarks and batch.
+  logits (B, d, d, n); indices (B, n) int (Eq. 2's cells), or (B, d², n) float target
+  maps (`heatmap_target_maps`, the sub-cell deviation). Negative log-likelihood (the
+  paper's sign is a typo), mean over landmarks and batch.
   """
   b, h, w, n = logits.shape
   log_probs = jax.nn.log_softmax(logits.reshape(b, h * w, n), axis=1)
-  picked = jnp.take_along_axis(log_probs, indices[:, None, :], axis=1)[:, 0, :]
+  if jnp.issubdtype(indices.dtype, jnp.integer):
+    picked = jnp.take_along_axis(log_probs, indices[:, None, :], axis=1)[:, 0, :]
+  else:
+    picked = jnp.sum(indices * log_probs, axis=1)
   return -jnp.mean(picked)
 
 
 def landmark_discriminator_loss(maps, indices):
-  """Eq. 4, D_l's side: least squares of each map toward the one-hot landmark map.
+  """Eq. 4, D_l's side: least squares of each map toward the one-hot landmark map (or
+  the soft target map of `heatmap_target_maps`).
 
   maps (B, d, d, n) = D_l(sg(F_b)); mean over positions, landmarks and batch.
   """
   b, h, w, n = maps.shape
-  one_hot = jax.nn.one_hot(indices, h * w, axis=1)  # (B, d², n)
-  return jnp.mean((maps.reshape(b, h * w, n) - one_hot) ** 2)
+  target = _target_maps(indices, h * w)  # (B, d², n)
+  return jnp.mean((maps.reshape(b, h * w, n) - target) ** 2)
 
 
 def landmark_adversarial_loss(maps):

@@ -18,9 +18,11 @@ def heatmap_indices(outputs, batch, loss_cfg, crop_size):
 
   Source: the annotations. Target: the target landmark branch's prediction FL_t with
   stop-gradient (the paper), or the target annotations (`target_heatmaps='annotation'`).
+  Eq. 2's cell indices, or with `heatmap_targets='bilinear'` sub-cell target maps.
   """
-  index = lambda points: losses.heatmap_target_indices(
-      points, crop_size, crop_size // 4, loss_cfg.refine_au_centres)
+  make = (losses.heatmap_target_maps if loss_cfg.get('heatmap_targets', 'cell') == 'bilinear'
+          else losses.heatmap_target_indices)
+  index = lambda points: make(points, crop_size, crop_size // 4, loss_cfg.refine_au_centres)
   target_points = (sg(outputs['FL_t']) if loss_cfg.target_heatmaps == 'branch'
                    else batch['target']['landmarks'])
   return index(batch['source']['landmarks']), index(target_points)

@@ -1,4 +1,5 @@
-"""E_au's batch statistics for the target path (config.train.target_path_statistics).
+"""E_au's batch statistics of each inference path (config.train.target_path_statistics,
+config.train.source_path_statistics).
 
 In training E_au normalises each of its four calls (F_s, F_t, F_tlsb, F_sltb) with that
 call's batch statistics, and its running statistics, which inference uses, average the
@@ -12,6 +13,11 @@ features of unlabelled wild training images (the images stage 2 already trains o
 before every evaluation, and the target path uses it; the source path and every
 parameter are unchanged. This is domain-specific batch normalisation (AdaBN, Li et al.
 2016) applied to one module; the paper and ADLD do not have it.
+
+'lab' (`source_path_statistics`) does the same for the source path E_au(E_f^s(I)), on
+the labelled domain's training images (their labels unused). The mixed statistics put
+the full method's lab-test F1 below source-only's (docs/method.md §10); 'lab' leaves the
+target path, every parameter and training unchanged.
 """
 
 import functools
@@ -23,6 +29,8 @@ from au_jax import config_lib
 from au_jax import sharding
 
 KEY = 'au_detector_target'  # batch_stats entry of the target path's E_au statistics
+SOURCE_KEY = 'au_detector_source'  # the source path's own (config.train.source_path_statistics)
+KEYS = {'target': KEY, 'source': SOURCE_KEY}
 
 
 def has_target_statistics(config):
@@ -31,49 +39,62 @@ def has_target_statistics(config):
           and not config_lib.is_source_only(config))
 
 
+def has_source_statistics(config):
+  """'lab' and a model with more than the source path (source-only: a no-op)."""
+  return (config.train.source_path_statistics == 'lab'
+          and not config_lib.is_source_only(config))
+
+
+def own_paths(config):
+  """The inference paths that keep E_au statistics of their own under `config`."""
+  return (('target',) if has_target_statistics(config) else ()) + (
+      ('source',) if has_source_statistics(config) else ())
+
+
 def for_path(variables, path):
-  """The variables a path applies: the target path reads E_au's statistics from KEY
-  when the model has them; otherwise `variables` as they are."""
+  """The variables a path applies: a path reads E_au's statistics from its own entry
+  (KEYS[path]) when the model has one; otherwise `variables` as they are."""
   stats = variables.get('batch_stats', {})
-  if path != 'target' or KEY not in stats:
+  if path not in KEYS or KEYS[path] not in stats:
     return variables
-  return {**variables, 'batch_stats': {**stats, 'au_detector': stats[KEY]}}
+  return {**variables, 'batch_stats': {**stats, 'au_detector': stats[KEYS[path]]}}
 
 
-def add_slot(variables):
-  """`variables` with KEY initialised to E_au's statistics (a fixed tree for the
-  train state and its checkpoints)."""
+def add_slot(variables, path='target'):
+  """`variables` with KEYS[path] initialised to E_au's statistics (a fixed tree for
+  the train state and its checkpoints)."""
   stats = variables['batch_stats']
   # A copy, not an alias: the train state's buffers are donated to the step.
   copy = jax.tree.map(lambda x: x if isinstance(x, jax.ShapeDtypeStruct)
                       else jnp.array(x, copy=True), stats['au_detector'])
-  return {**variables, 'batch_stats': {**stats, KEY: copy}}
+  return {**variables, 'batch_stats': {**stats, KEYS[path]: copy}}
 
 
-@functools.partial(jax.jit, static_argnames=('model',))
-def _update(model, variables, images):
-  """One train-mode pass of E_au over the target path's features (computed in eval mode),
-  starting from KEY's statistics; only KEY changes."""
-  own = for_path(variables, 'target')
-  mixed = model.apply(own, images, method='inference_outputs')['reconstructed']
-  _, new = model.apply(own, mixed, True, method=lambda m, f, t: m.au_detector(f, t),
+@functools.partial(jax.jit, static_argnames=('model', 'path'))
+def _update(model, variables, images, path='target'):
+  """One train-mode pass of E_au over a path's features (computed in eval mode),
+  starting from KEYS[path]'s statistics; only KEYS[path] changes."""
+  own = for_path(variables, path)
+  features = model.apply(own, images, path, method='au_input')
+  _, new = model.apply(own, features, True, method=lambda m, f, t: m.au_detector(f, t),
                        mutable=['batch_stats'])
-  stats = {**variables['batch_stats'], KEY: new['batch_stats']['au_detector']}
+  stats = {**variables['batch_stats'], KEYS[path]: new['batch_stats']['au_detector']}
   return {**variables, 'batch_stats': stats}
 
 
-def estimate(model, variables, batches, steps, mesh=None):
-  """`variables` with KEY re-estimated from E_au's running statistics on the target
-  path's features of `steps` batches of (unlabelled) images. With momentum 0.9 the
+def estimate(model, variables, batches, steps, mesh=None, path='target'):
+  """`variables` with KEYS[path] re-estimated from E_au's running statistics on the
+  path's features of `steps` batches of images (labels unused). With momentum 0.9 the
   starting statistics keep a weight of 0.9^steps (0.002 at 60)."""
+  key = KEYS[path]
   start = variables['batch_stats']['au_detector']
-  variables = {**variables, 'batch_stats': {**variables['batch_stats'], KEY: start}}
+  variables = {**variables, 'batch_stats': {**variables['batch_stats'], key: start}}
   count = 0
   for _, batch in zip(range(steps), batches):
     images = batch['image']
     images = sharding.to_global(images, mesh) if mesh is not None else images
-    variables = _update(model, variables, images)
+    variables = _update(model, variables, images, path)
     count += 1
   if count < steps:
-    raise ValueError(f'target path statistics: {steps} batches asked, {count} read')
+    raise ValueError(f'{path} path statistics: {steps} batches asked, {count} read')
   return variables

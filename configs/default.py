@@ -44,7 +44,11 @@ def get_config():
   # path's own features of unlabelled wild training images before each evaluation
   # (au_jax/target_statistics.py, docs/method.md §10). Source-only: no target path, no-op.
   c.train.target_path_statistics = 'mixed'
-  c.train.target_statistics_batches = 60
+  # E_au's statistics for the source path: 'mixed' as above (ADLD), or 'lab' =
+  # re-estimated on the source path's features of labelled-domain training images before
+  # each evaluation (not in the paper or ADLD; docs/method.md §10).
+  c.train.source_path_statistics = 'mixed'
+  c.train.target_statistics_batches = 60   # batches of each re-estimation
 
   c.model = ml_collections.ConfigDict()
   c.model.landmark_channels = (32, 64, 96, 128, 160)
@@ -82,6 +86,9 @@ def get_config():
   # Heat-map targets of target images: 'branch' = from FL_t (the paper), or
   # 'annotation' = from the target annotations (ADLD).
   c.loss.target_heatmaps = 'branch'
+  # 'cell' = Eq. 2's one-hot cell; 'bilinear' = each landmark's mass split over its four
+  # nearest cells (sub-cell targets, a deviation; docs/method.md §3.2).
+  c.loss.heatmap_targets = 'cell'
 
   c.stage1 = ml_collections.ConfigDict()
   c.stage1.epochs = 20

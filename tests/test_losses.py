@@ -276,3 +276,38 @@ def test_asymmetric_loss_downweights_easy_negatives():
   bce = losses.weighted_bce_loss(easy, jnp.array([[0]]), jnp.ones(1))
   wal = losses.weighted_asymmetric_loss(easy, jnp.array([[0]]), jnp.ones(1), 0.7)
   assert wal < 0.1 * bce
+
+
+def test_sub_cell_heatmap_targets_keep_the_position():
+  """heatmap_target_maps: unit mass per landmark, its mean at x·d/l (inside the map),
+  the border cell beyond it, and Eq. 2's cell when the landmark sits on a cell centre."""
+  rng = np.random.default_rng(0)
+  points = rng.uniform(0, 171, (3, 49, 2)).astype(np.float32)  # cells 0..42.75
+  maps = np.asarray(losses.heatmap_target_maps(jnp.asarray(points), 176, 44, False))
+  assert maps.shape == (3, 44 * 44, 49)
+  np.testing.assert_allclose(maps.sum(1), 1.0, atol=1e-5)
+  rows, cols = np.divmod(np.arange(44 * 44), 44)
+  mean_x = np.einsum('bpn,p->bn', maps, cols)
+  mean_y = np.einsum('bpn,p->bn', maps, rows)
+  np.testing.assert_allclose(mean_x, points[..., 0] * 44 / 176, atol=1e-3)
+  np.testing.assert_allclose(mean_y, points[..., 1] * 44 / 176, atol=1e-3)
+  centres = np.array([[[8.0, 12.0], [400.0, -3.0]]], np.float32)  # a cell centre; outside
+  maps = losses.heatmap_target_maps(jnp.asarray(centres), 176, 44, False)
+  cells = losses.heatmap_target_indices(jnp.asarray(centres), 176, 44, False)
+  np.testing.assert_allclose(np.asarray(maps), np.asarray(jax.nn.one_hot(cells, 44 * 44, axis=1)),
+                             atol=1e-6)
+
+
+def test_soft_targets_give_the_one_hot_losses_on_one_hot_maps():
+  rng = np.random.default_rng(1)
+  logits = jnp.asarray(rng.normal(size=(2, 8, 8, 5)).astype(np.float32))
+  cells = jnp.asarray(rng.integers(0, 64, (2, 5)))
+  maps = jax.nn.one_hot(cells, 64, axis=1)
+  np.testing.assert_allclose(losses.landmark_classification_loss(logits, cells),
+                             losses.landmark_classification_loss(logits, maps), rtol=1e-6)
+  np.testing.assert_allclose(losses.landmark_discriminator_loss(logits, cells),
+                             losses.landmark_discriminator_loss(logits, maps), rtol=1e-6)
+  # A target split between two cells costs more than either alone when the logits
+  # favour one of them.
+  half = 0.5 * (maps + jax.nn.one_hot((cells + 1) % 64, 64, axis=1))
+  assert float(losses.landmark_classification_loss(logits, half)) > 0

@@ -1,5 +1,5 @@
-"""The target path's own E_au statistics (config.train.target_path_statistics='wild',
-au_jax/target_statistics.py, docs/method.md §10)."""
+"""Each path's own E_au statistics (config.train.target_path_statistics='wild',
+source_path_statistics='lab'; au_jax/target_statistics.py, docs/method.md §10)."""
 
 import copy
 import os
@@ -35,6 +35,7 @@ def wild_run(run):
   config.stage2.constant_epochs, config.stage2.decay_epochs = 1, 0
   config.train.eval_batch_size = 4
   config.train.target_path_statistics = 'wild'
+  config.train.source_path_statistics = 'lab'
   config.train.target_statistics_batches = 5
   workdir = os.path.join(run.root, 'work_wild')
   results = train.train_and_evaluate(copy.deepcopy(config), workdir)
@@ -88,24 +89,55 @@ def test_training_keeps_the_slot_in_checkpoints_and_evaluates_with_it(wild_run):
   workdir, results = wild_run
   predictor = inference.load(workdir)
   stats = predictor.variables['batch_stats']
-  assert target_statistics.KEY in stats
-  assert not _same(stats[target_statistics.KEY], stats['au_detector'])
+  for key in (target_statistics.KEY, target_statistics.SOURCE_KEY):
+    assert key in stats
+    assert not _same(stats[key], stats['au_detector'])
   from au_jax import evaluate  # pylint: disable=g-import-not-at-top
   again, _, _ = evaluate.evaluate_checkpoint(predictor.config, workdir)
   for name, r in results.items():
     assert again[name]['f1_mean'] == pytest.approx(r['f1_mean'], abs=1e-6), name
   # Without the slot the target path gives other probabilities: the scores above used it.
   mixed = {**predictor.variables, 'batch_stats': {
-      k: v for k, v in stats.items() if k != target_statistics.KEY}}
+      k: v for k, v in stats.items() if k not in target_statistics.KEYS.values()}}
   size = predictor.crop_size
   images = np.random.default_rng(2).uniform(-1, 1, (4, size, size, 3)).astype(np.float32)
-  assert not np.allclose(predictor(images, path='target').au_probs,
-                         inference.predict(predictor.model, mixed, images, 'target',
-                                           size).au_probs)
+  for path in ('target', 'source'):
+    assert not np.allclose(predictor(images, path=path).au_probs,
+                           inference.predict(predictor.model, mixed, images, path,
+                                             size).au_probs), path
+
+
+def test_the_source_slot_is_estimated_on_the_source_path_and_read_by_it_only(run):
+  predictor = inference.load(run.workdir)
+  model, variables = predictor.model, predictor.variables
+  size = run.config.data.crop_size
+  images = np.random.default_rng(3).uniform(-1, 1, (4, size, size, 3)).astype(np.float32)
+  lab = target_statistics.estimate(model, variables, iter([{'image': images}] * 20), 20,
+                                   path='source')
+  assert set(lab['batch_stats']) - set(variables['batch_stats']) == {
+      target_statistics.SOURCE_KEY}
+  # The slot equals E_au's statistics after train-mode passes over E_f^s(I) alone.
+  features = model.apply(variables, images, 'source', method='au_input')
+  stats = variables['batch_stats']['au_detector']
+  for _ in range(20):
+    _, new = model.apply({**variables, 'batch_stats': {**variables['batch_stats'],
+                                                       'au_detector': stats}},
+                         features, True, method=lambda m, f, t: m.au_detector(f, t),
+                         mutable=['batch_stats'])
+    stats = new['batch_stats']['au_detector']
+  for x, y in zip(jax.tree.leaves(lab['batch_stats'][target_statistics.SOURCE_KEY]),
+                  jax.tree.leaves(stats)):
+    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-6)
+  crop = predictor.crop_size
+  for path, changes in (('source', True), ('target', False)):
+    before = inference.predict(model, variables, images, path, crop).au_probs
+    after = inference.predict(model, lab, images, path, crop).au_probs
+    assert np.allclose(before, after) != changes, path
 
 
 @pytest.mark.parametrize('fields, message', [
     ({'target_path_statistics': 'both'}, "is not 'mixed' or 'wild'"),
+    ({'source_path_statistics': 'wild'}, "is not 'mixed' or 'lab'"),
     ({'target_statistics_batches': 0}, 'must be positive'),
 ])
 def test_bad_values_are_config_errors(tiny_config, fields, message):
@@ -119,5 +151,8 @@ def test_source_only_has_no_target_path_so_wild_is_a_no_op(tiny_config):
   config = copy.deepcopy(tiny_config)
   config.train.target_path_statistics = 'wild'
   assert target_statistics.has_target_statistics(config_lib.prepare_config(config))
+  config.train.source_path_statistics = 'lab'
+  assert target_statistics.own_paths(config_lib.prepare_config(config)) == ('target', 'source')
   config.ablation = 'source_only'
   assert not target_statistics.has_target_statistics(config_lib.prepare_config(config))
+  assert target_statistics.own_paths(config_lib.prepare_config(config)) == ()

@@ -202,6 +202,16 @@ class MultiTaskAUNet(nn.Module):
     points = self.landmark_branch_t(images, train) if landmarks else None
     return self.au_detector(mixed, train), points
 
+  def au_input(self, images, path):
+    """What E_au reads on an inference path, in eval mode: E_f^s(I) for 'source',
+    G_st(F_l, G_b(F)) with F = E_f^t(I) for 'target' (path_statistics re-estimates
+    E_au's statistics on it)."""
+    if path == 'source':
+      return self._encode(images, 'source', False)
+    _, landmark, background = self._separate(self._encode(images, 'target', False),
+                                             frozen=False)
+    return self.feature_generator(landmark, background)
+
   def inference_outputs(self, images):
     """Every intermediate of the inference paths, for diagnostics: AU logits of the
     source path E_au(E_f^s(I)), the target path E_au(G_st(F_l, G_b(F))) and the direct
