@@ -17,9 +17,11 @@ SUBCOMMANDS = {
     'synth': 'data_pipelines.synthau.cli',
     'prepare': 'data_pipelines.prepare',
     'train': 'au_jax.commands.train',
+    'crossval': 'au_jax.commands.crossval',
     'evaluate': 'au_jax.commands.evaluate',
     'predict': 'au_jax.commands.predict',
     'export': 'au_jax.commands.export',
+    'compare': 'au_jax.commands.compare',
     'summary': 'au_jax.commands.summary',
 }
 

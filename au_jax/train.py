@@ -19,9 +19,11 @@ import optax
 
 from au_jax import checkpointing
 from au_jax import config_lib
+from au_jax import curves
 from au_jax import evaluate
 from au_jax import objective
 from au_jax import optim
+from au_jax import provenance
 from au_jax import reporting
 from au_jax import sharding
 from au_jax import target_statistics
@@ -255,11 +257,12 @@ def _run_stage(stage, state, step_fn, *, config, data, mesh, model, batch_size, 
       scores = None
       if epoch_end and evaluate_each_epoch:
         variables = {'params': state.params, 'batch_stats': state.batch_stats}
-        if target_statistics.has_target_statistics(config):
+        for path in target_statistics.own_paths(config):  # E_au statistics per path
+          batches = (data.target_batches if path == 'target' else data.source_batches)
           variables = target_statistics.estimate(
-              model, variables, data.target_batches(batch_size),
-              config.train.target_statistics_batches, mesh)
-          state = state.replace(batch_stats=variables['batch_stats'])
+              model, variables, batches(batch_size),
+              config.train.target_statistics_batches, mesh, path)
+        state = state.replace(batch_stats=variables['batch_stats'])
         results = evaluate.evaluate(model, variables, data, config, mesh)
         reporter.evaluation(stage, done, results)
         best = results.get(config.train.best_split)
@@ -298,6 +301,7 @@ def train_and_evaluate(config, workdir, data=None):
   try:  # closed on errors too (a NaN stop, a bad checkpoint): its metrics are flushed
     if jax.process_index() == 0:
       config_lib.save_config(config, workdir)
+      provenance.record(workdir, config)  # code, libraries, devices, seed
     variables = jax.jit(functools.partial(init_variables, model, config),
                         out_shardings=sharding.replicated(mesh))(jax.random.key(config.seed))
     run = functools.partial(_run_stage, config=config, data=data, mesh=mesh, model=model,
@@ -316,8 +320,8 @@ def train_and_evaluate(config, workdir, data=None):
       variables = init_feature_encoders_from_branches(variables, _encoder_sources(config))
 
     stage = 'source_only' if source_only else 2
-    if target_statistics.has_target_statistics(config):
-      variables = target_statistics.add_slot(variables)
+    for path in target_statistics.own_paths(config):
+      variables = target_statistics.add_slot(variables, path)
     spe2 = data.steps_per_epoch(config.stage2.batch_size)
     make = make_source_only_step if source_only else make_stage2_step
     manager = checkpointing.manager(workdir, 'stage2', config)
@@ -332,6 +336,8 @@ def train_and_evaluate(config, workdir, data=None):
     variables = {'params': state.params, 'batch_stats': state.batch_stats}
     results = evaluate.evaluate(model, variables, data, config, mesh)
     reporter.final(results, best_step)
+    if jax.process_index() == 0:
+      curves.plot_after_training(workdir, reporter.log)
     return results
   finally:
     reporter.close()

@@ -5,7 +5,10 @@
   python benchmarks/table7.py ... --rows A G --statistics wild   # rows A+wild, G+wild
 
 Each run trains configs/synthetic.py (both stages) into WORKROOT/ROW_seedS and records
-the wild-test average F1 of its best checkpoint (by wild-validation F1). Runs already in
+the wild-test average F1 of its best checkpoint (by wild-validation F1); `--config` picks
+another preset's config (configs/synthetic_medium.py: 128-pixel crops). Row `default`
+takes configs/default.py's method choices (target heat maps, target-path statistics, one
+or two extractors: the configuration shipped for real data) at the preset's sizes. Runs already in
 the output file are skipped, so the command can be stopped and restarted. Prints mean ±
 std per row. The oracle row trains E_au on ideal landmark maps (docs/method.md §10).
 
@@ -39,6 +42,8 @@ def main():
   p = argparse.ArgumentParser(description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument('--data', default='data/prepared')
+  p.add_argument('--config', default=os.path.join(ROOT, 'configs', 'synthetic.py'),
+                 help='the preset config every row starts from (default: %(default)s)')
   p.add_argument('--workroot', default='runs/table7')
   p.add_argument('--out', default='benchmarks/table7_synthau.json')
   p.add_argument('--rows', nargs='+', default=['source_only', 'oracle', 'A', 'D', 'F', 'G'])
@@ -57,6 +62,9 @@ def main():
                  help='evaluate each trained run with --diagnostics too')
   p.add_argument('--diagnostics-only', action='store_true',
                  help='add diagnostics to the runs in --out that lack them, then exit')
+  p.add_argument('--rediagnose', action='store_true',
+                 help='with --diagnostics-only: recompute them for every run whose '
+                      'workdir exists (after the diagnostics gained a column)')
   args = p.parse_args()
 
   overrides = [parse_override(o) for o in args.set]
@@ -67,7 +75,8 @@ def main():
   if args.diagnostics_only:
     for key, entry in done.items():
       workdir = os.path.join(args.workroot, key.replace('/', '_'))
-      if 'diagnostics' not in entry and entry['row'] != 'oracle' and os.path.isdir(workdir):
+      missing = 'diagnostics' not in entry or args.rediagnose
+      if missing and entry['row'] != 'oracle' and os.path.isdir(workdir):
         entry['diagnostics'] = diagnose(workdir, args.data)
         print(f'{key}: diagnostics added', flush=True)
         with open(args.out, 'w') as f:
@@ -79,15 +88,21 @@ def main():
     for row in args.rows:
       has_target_path = row not in ('source_only', 'oracle')
       statistics = args.statistics if has_target_path else 'mixed'
+      if row == 'default':
+        shipped = default_choices()
+        statistics = shipped['target_path_statistics']
       name = row + (f'+{args.tag}' if args.tag else '') + (
-          '+wild' if statistics == 'wild' else '')
+          '+wild' if statistics == 'wild' and row != 'default' else '')
       key = f'{name}/seed{seed}'
       if key in done:
         continue
-      config = config_lib.load_config(os.path.join(ROOT, 'configs', 'synthetic.py'))
+      config = config_lib.load_config(args.config)
       config.data.data_dir = args.data
       config.seed = seed
-      config.ablation = '' if row in ('full', 'oracle') else row
+      config.ablation = '' if row in ('full', 'oracle', 'default') else row
+      if row == 'default':
+        config.loss.target_heatmaps = shipped['target_heatmaps']
+        config.model.share_feature_encoder = shipped['share_feature_encoder']
       # Set here, whatever configs/synthetic.py says, so that a row name means one setting.
       config.train.target_path_statistics = statistics
       for field, value in overrides:
@@ -101,7 +116,8 @@ def main():
         results = train.train_and_evaluate(
             config, os.path.join(args.workroot, f'{name}_seed{seed}'))
       done[key] = {'row': name, 'seed': seed, 'seconds': time.time() - start,
-                   'overrides': args.set,
+                   'overrides': args.set, 'config': os.path.relpath(args.config, ROOT),
+                   **({'default_choices': shipped} if row == 'default' else {}),
                    **{split: {'f1_mean': r['f1_mean'], 'f1': r['f1'],
                               'accuracy_mean': r['accuracy_mean']}
                       for split, r in results.items()}}
@@ -111,7 +127,7 @@ def main():
       with open(args.out, 'w') as f:
         json.dump(done, f, indent=1)
   summarize(done)
-  reference = all_positive_f1(args.data)
+  reference = all_positive_f1(args.data, args.config)
   print('predicting every AU present: ' + ', '.join(
       f'{split} F1 {100 * f1:.1f}' for split, f1 in reference.items()))
 
@@ -135,12 +151,21 @@ def diagnose(workdir, data_dir):
   return out
 
 
-def all_positive_f1(data_dir):
+def default_choices():
+  """configs/default.py's method choices, the ones row `default` runs."""
+  from au_jax import config_lib  # pylint: disable=g-import-not-at-top
+  c = config_lib.load_config(os.path.join(ROOT, 'configs', 'default.py'))
+  return {'target_heatmaps': c.loss.target_heatmaps,
+          'target_path_statistics': c.train.target_path_statistics,
+          'share_feature_encoder': c.model.share_feature_encoder}
+
+
+def all_positive_f1(data_dir, config_path):
   """Average F1 of the trivial detector that says every AU is present, per test split:
   the floor any row must beat (F1 rewards saying "present" when AUs are frequent)."""
   from au_jax import config_lib, metrics  # pylint: disable=g-import-not-at-top
   from au_jax.data import PreparedData  # pylint: disable=g-import-not-at-top
-  config = config_lib.load_config(os.path.join(ROOT, 'configs', 'synthetic.py'))
+  config = config_lib.load_config(config_path)
   config.data.data_dir = data_dir
   data = PreparedData(config)
   out = {}
@@ -177,47 +202,61 @@ def set_field(config, field, value):
     raise SystemExit(f'--set {field}={value!r}: {e}') from None
 
 
-def _mean_std(values):
-  return f'{np.mean(values):.1f} ± {np.std(values):.1f}' if values else '–'
+def entry_runs(done):
+  """The entries of --out as au_jax.compare Runs, in the table's order (other entries,
+  e.g. the investigation file's notes, are not runs and are left out)."""
+  from au_jax import compare  # pylint: disable=g-import-not-at-top
+  order = ['source_only', 'oracle', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'default']
+  rank = lambda row: (order.index(row.split('+')[0]) if row.split('+')[0] in order
+                      else len(order), row)
+  keys = [k for k, e in done.items() if isinstance(e, dict) and 'row' in e]
+  runs = []
+  for key in sorted(keys, key=lambda k: (rank(done[k]['row']), int(k.rsplit('seed', 1)[1]))):
+    e = done[key]
+    path = 'source' if e['row'].split('+')[0] == 'source_only' else 'target'
+    results = {s: {**e[s], 'path': 'source' if s.startswith('source') else path}
+               for s in ('source_test', 'target_validation', 'target_test') if s in e}
+    diagnostics = None
+    if 'diagnostics' in e:
+      diagnostics = {s: {p: v for p, v in d.items() if isinstance(v, dict)}
+                     for s, d in e['diagnostics'].items() if s in results}
+    runs.append(compare.Run(name=e['row'], results=results, seed=e['seed'],
+                            diagnostics=diagnostics, seconds=e['seconds']))
+  return runs
 
 
 def summarize(done):
-  """A Markdown table: mean ± std (population std over seeds) and the per-seed values."""
-  rows = {}
-  order = ['source_only', 'oracle', 'A', 'B', 'C', 'D', 'E', 'F', 'G']
-  rank = lambda row: (order.index(row.split('+')[0]) if row.split('+')[0] in order
-                      else len(order), row)
-  for key in sorted(done, key=lambda k: (rank(done[k]['row']), int(k.rsplit('seed', 1)[1]))):
-    rows.setdefault(done[key]['row'], []).append(done[key])
-  print('| row | seeds | wild test F1 | lab test F1 | wild test F1 per seed | minutes per run |')
-  print('|---|---|---|---|---|---|')
-  for row, runs in rows.items():
-    wild = [100 * r['target_test']['f1_mean'] for r in runs]
-    lab = [100 * r['source_test']['f1_mean'] for r in runs]
-    per_seed = ', '.join(f'{w:.1f}' for w in wild)
-    minutes = np.mean([r['seconds'] for r in runs]) / 60
-    print(f'| {row} | {len(runs)} | {np.mean(wild):.1f} ± {np.std(wild):.1f} | '
-          f'{np.mean(lab):.1f} ± {np.std(lab):.1f} | {per_seed} | {minutes:.0f} |')
-  diagnosed = {row: [r['diagnostics']['target_test'] for r in runs if 'diagnostics' in r]
-               for row, runs in rows.items()}
-  if any(diagnosed.values()):
+  """Markdown tables (au_jax.compare's rows and columns): mean ± std (population std
+  over seeds) and the per-seed values; the --diagnostics columns of the diagnosed seeds."""
+  from au_jax import compare  # pylint: disable=g-import-not-at-top
+  Column = compare.Column  # pylint: disable=invalid-name
+  runs = entry_runs(done)
+  wild = lambda r: compare.f1(r, 'target_test')
+  print(compare.markdown(compare.group(runs), [
+      Column('seeds', show='count'), Column('wild test F1', wild),
+      Column('lab test F1', lambda r: compare.f1(r, 'source_test')),
+      Column('wild test F1 per seed', wild, show='each'),
+      Column('minutes per run', lambda r: r.seconds / 60, show='mean', digits=0)]))
+  diagnosed = [r for r in runs if r.diagnostics]
+  if diagnosed:
     print('\nwild test, from --diagnostics (mean ± std over the diagnosed seeds): the row\'s '
           'own path at 0.5 / at validation thresholds / ROC-AUC; the target path with E_au '
           'statistics from wild images; the direct path E_au(E_f(I)) at 0.5\n')
-    print('| row | seeds | F1 at 0.5 | F1 at val. thresholds | ROC-AUC | target path, '
-          'wild E_au statistics | direct path |')
-    print('|---|---|---|---|---|---|---|')
-    for row, entries in diagnosed.items():
-      if not entries:
-        continue
-      path = 'source' if row.split('+')[0] == 'source_only' else 'target'
-      cell = lambda p, k: _mean_std([100 * e[p][k] for e in entries if p in e])
-      wild = cell('target_wildstats', 'f1_mean') if path == 'target' else '–'
-      print(f"| {row} | {len(entries)} | {cell(path, 'f1_mean')} | "
-            f"{cell(path, 'f1_tuned_mean')} | {cell(path, 'auc_mean')} | {wild} | "
-            f"{cell('direct', 'f1_mean')} |")
-  means = {row: np.mean([100 * r['target_test']['f1_mean'] for r in runs])
-           for row, runs in rows.items()}
+    def own(key):
+      return lambda r: compare.diagnostic(r, 'target_test',
+                                          compare.own_path(r, 'target_test'), key)
+    def other(path):
+      return lambda r: (None if compare.own_path(r, 'target_test') == 'source' and
+                        path == 'target_wildstats'
+                        else compare.diagnostic(r, 'target_test', path, 'f1_mean'))
+    print(compare.markdown(compare.group(diagnosed), [
+        Column('seeds', show='count'), Column('F1 at 0.5', own('f1_mean')),
+        Column('F1 at val. thresholds', own('f1_tuned_mean')),
+        Column('ROC-AUC', own('auc_mean')),
+        Column('target path, wild E_au statistics', other('target_wildstats')),
+        Column('direct path', other('direct'))]))
+  rows = {row.name: row.runs for row in compare.group(runs)}
+  means = {row: np.mean([wild(r) for r in runs]) for row, runs in rows.items()}
   if all(r in means for r in ('source_only', 'A', 'G')):
     print(f"\nmeans over seeds: A − source-only {means['A'] - means['source_only']:+.1f}, "
           f"G − source-only {means['G'] - means['source_only']:+.1f}, "

@@ -44,8 +44,9 @@ def assign_folds(records, num_folds, fold_lists=None, seed=0):
   return {f'fold{k}': part for k, part in enumerate(parts)}
 
 
-def make_plan(source, aus=None, num_folds=3, seed=0):
-  """Chooses AUs and splits for the records of a reader's Source."""
+def make_plan(source, aus=None, num_folds=3, seed=0, subject_folds=False):
+  """Chooses AUs and splits for the records of a reader's Source; `subject_folds` makes
+  subject folds even where the reader gives splits (e.g. a manifest's split column)."""
   if not source.records:
     raise DataError('the input holds no records')
   if aus:
@@ -57,7 +58,7 @@ def make_plan(source, aus=None, num_folds=3, seed=0):
   else:
     # A target set with pseudo labels only keeps the AUs of its pseudo labels.
     au_ids = list(source.au_ids) or sorted({a for r in source.records for a in r.pseudo})
-  with_split = [r.split is not None for r in source.records]
+  with_split = [r.split is not None and not subject_folds for r in source.records]
   if all(with_split):
     splits = {}
     for r in source.records:

@@ -20,9 +20,10 @@ DATA_DIR/aligned_faces/NAME/1.0.0/, with metadata.json holding the AU ids, the a
 size, and AU occurrence rates of the training split.
 
 Splits: the manifest `split` column, the EmotioNet folders (train, validation, test)
-or the ADLD list prefixes when given; otherwise subject-independent folds fold0, fold1,
-fold2 (BP4D and DISFA: the JAA-Net/ADLD subject lists). Fold k trains on the other
-folds, e.g. split 'fold1+fold2', and tests on 'fold0'.
+or the ADLD list prefixes when given; otherwise (or with --subject-folds)
+subject-independent folds fold0, fold1, fold2 (BP4D and DISFA: the JAA-Net/ADLD subject
+lists). Fold k trains on the other folds, e.g. split 'fold1+fold2', and tests on
+'fold0'; `au-jax crossval` trains every fold.
 
 Records that cannot be used (missing or unreadable image, no landmarks, NaN
 landmarks, degenerate alignment, no face found) are skipped and counted in the
@@ -80,7 +81,11 @@ def add_arguments(parser):
                       help='side of the aligned face (paper: 200, cropped to 176; the '
                            'CPU preset: 72, cropped to 64); default 200')
   parser.add_argument('--folds', type=_positive, default=3,
-                      help='subject folds when the input has no splits (default 3)')
+                      help='subject folds when the input has no splits or with '
+                           '--subject-folds (default 3)')
+  parser.add_argument('--subject-folds', action='store_true',
+                      help='make subject folds even when the input has splits (a '
+                           'manifest split column is then ignored): for au-jax crossval')
   parser.add_argument('--domain', default=None,
                       help='domain text for records without one (default: lab for '
                            'bp4d/disfa, wild for emotionet)')
@@ -133,9 +138,9 @@ def _quiet_tensorflow():
 
 
 def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
-            domain=None, detect_landmarks=False, pseudo_labels=None, image_root=None,
-            frame_step=1, max_train=None, seed=0, workers=1, overwrite=False,
-            progress=True, detect=None, detector='hog'):
+            subject_folds=False, domain=None, detect_landmarks=False, pseudo_labels=None,
+            image_root=None, frame_step=1, max_train=None, seed=0, workers=1,
+            overwrite=False, progress=True, detect=None, detector='hog'):
   """Prepares a data set; returns (dataset folder, metadata dict, plan).
 
   `detector` names the face detector of detect_landmarks (hog, cnn, blazeface, auto);
@@ -171,7 +176,8 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
   if aus is None and fmt in ('bp4d', 'disfa'):
     from data_pipelines.readers import bp4d, disfa  # pylint: disable=g-import-not-at-top
     aus = (bp4d if fmt == 'bp4d' else disfa).DEFAULT_AUS
-  plan = plan_lib.make_plan(source, aus=aus, num_folds=folds, seed=seed)
+  plan = plan_lib.make_plan(source, aus=aus, num_folds=folds, seed=seed,
+                            subject_folds=subject_folds)
 
   _quiet_tensorflow()
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
@@ -247,7 +253,8 @@ def run(args):
     pass
   path, metadata, _ = prepare(
       args.format, args.input, args.output, args.name, aus=args.aus,
-      aligned_size=args.aligned_size, folds=args.folds, domain=args.domain,
+      aligned_size=args.aligned_size, folds=args.folds, subject_folds=args.subject_folds,
+      domain=args.domain,
       detect_landmarks=args.detect_landmarks, detector=args.detector,
       pseudo_labels=args.pseudo_labels,
       image_root=args.image_root, frame_step=args.frame_step, max_train=args.max_train,

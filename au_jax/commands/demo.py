@@ -9,6 +9,7 @@ rerun resumes where the last one stopped.
 import argparse
 import importlib.util
 import os
+import shlex
 
 HELP = __doc__.split('\n\n', 1)[1]
 
@@ -32,7 +33,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-  from au_jax import config_lib, train  # pylint: disable=g-import-not-at-top
+  from au_jax import config_lib, provenance, train  # pylint: disable=g-import-not-at-top
   from data_pipelines import prepare, synthau  # pylint: disable=g-import-not-at-top
 
   args.config = args.config or default_config()
@@ -50,4 +51,7 @@ def run(args):
     prepare.prepare('manifest', [os.path.join(raw, domain, 'manifest.csv')], prepared, name,
                     aligned_size=config.data.aligned_size, seed=args.seed)
   print(f'3/3 training in {args.workdir} (TensorBoard: tensorboard --logdir {args.workdir})')
+  provenance.set_origin(command=shlex.join(['au-jax', 'demo', *args.extra_args]),
+                        config_file=args.config,
+                        overrides=[f'data.data_dir={prepared}', *args.extra_args])
   return train.train_and_report(config, args.workdir, 'demo')

@@ -5,6 +5,7 @@ import it.
 """
 
 import argparse
+import shlex
 
 from au_jax import config_lib
 
@@ -34,9 +35,13 @@ def add_parser(subparsers):
 
 def run(args):
   import jax  # pylint: disable=g-import-not-at-top
-  from au_jax import train  # pylint: disable=g-import-not-at-top
+  from au_jax import provenance, train  # pylint: disable=g-import-not-at-top
 
   if args.coordinator or args.distributed:
     jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
   config = config_lib.from_command_line(args.config, args.extra_args)
+  provenance.set_origin(
+      command=shlex.join(['au-jax', 'train', '--config', args.config, '--workdir',
+                          args.workdir, *args.extra_args]),
+      config_file=args.config, overrides=args.extra_args)
   return train.train_and_report(config, args.workdir, 'train')

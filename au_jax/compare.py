@@ -1,0 +1,499 @@
+"""Runs side by side in the layout of the paper's Table 7 (`au-jax compare`).
+
+A row is a configuration: runs that differ only in the seed (or, for a cross-validation
+workdir, the fold) share a row, shown as mean ± standard deviation (population) over
+them. Rows are named by the run's ablation and the `--config.x=y` overrides it was
+trained with (WORKDIR/provenance.json); for runs from before provenance was recorded,
+by the config fields in which they differ from the other runs compared.
+
+The table is a list of `Column`s, so benchmarks/table7.py builds its own columns on the
+same rows.
+"""
+
+import csv
+import dataclasses
+import json
+import math
+import os
+from typing import Callable
+
+import numpy as np
+
+from au_jax import provenance
+
+# Fields that say which fold a run is, not what it trains.
+FOLD_FIELDS = ('data.source_train_split', 'data.source_eval_splits')
+_NOT_IN_NAMES = ('seed', 'ablation', *provenance.PLACES, *FOLD_FIELDS)
+
+
+class InputError(ValueError):
+  """A RUN that cannot be compared (au-jax prints it as one line)."""
+
+
+@dataclasses.dataclass
+class Run:
+  """One trained model's scores.
+
+  results: {split: {'au_ids', 'f1', 'f1_mean', ...}} (WORKDIR/results.json);
+  diagnostics: {split: {path: {'f1_mean', 'f1_tuned_mean', 'auc_mean', ...}}} or None;
+  config: the flat config {'loss.sr': 100.0, ...}; fold: 'fold0'... for a fold run.
+  """
+  name: str
+  results: dict
+  seed: int | None = None
+  fold: str | None = None
+  workdir: str | None = None
+  label: str | None = None   # how the differences table calls it
+  diagnostics: dict | None = None
+  config: dict | None = None
+  provenance: dict | None = None
+  seconds: float | None = None
+
+
+@dataclasses.dataclass
+class Row:
+  name: str
+  runs: list
+
+  @property
+  def unit(self):
+    """'seed' or 'fold': what varies between the runs of the row."""
+    folds = {r.fold for r in self.runs}
+    return 'fold' if len(folds) > 1 else 'seed'
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+  """A column: `value(run)` in the units shown (None where it does not apply).
+
+  show: 'mean_std' (mean ± std over the row's runs), 'each' (every run's value),
+  'mean', or 'count' (the number of runs in the row).
+  """
+  title: str
+  value: Callable = None
+  show: str = 'mean_std'
+  digits: int = 1
+  bare_single: bool = False  # one run: '52.7', not '52.7 ± 0.0'
+
+
+# -- what a run scored ---------------------------------------------------------------------
+
+def target_split(run):
+  """The wild (target) test split: 'target_test', else the last target split."""
+  if 'target_test' in run.results:
+    return 'target_test'
+  names = [n for n, r in run.results.items()
+           if r.get('domain', n.split('_')[0]) == 'target']
+  return names[-1] if names else None
+
+
+def source_split(run):
+  """The source test split: 'source_test' or the run's test fold ('source_fold0')."""
+  if 'source_test' in run.results:
+    return 'source_test'
+  names = [n for n, r in run.results.items()
+           if r.get('domain', n.split('_')[0]) == 'source']
+  return names[0] if names else None
+
+
+def own_path(run, split):
+  """The inference path the run's own scores of `split` used."""
+  r = run.results.get(split, {})
+  return r.get('path') or ('source' if split.startswith('source') else 'target')
+
+
+def f1(run, split, au=None):
+  """F1 (%) of `split`: the average, or of AU `au`; None where the run has none."""
+  r = run.results.get(split) if split else None
+  if r is None:
+    return None
+  if au is None:
+    return _pct(r['f1_mean'])
+  ids = list(r.get('au_ids', []))
+  return _pct(r['f1'][ids.index(au)]) if au in ids else None
+
+
+def diagnostic(run, split, path, key):
+  """A value (%) of the run's diagnostics, e.g. (target_test, 'target', 'auc_mean')."""
+  entry = ((run.diagnostics or {}).get(split) or {}).get(path) or {}
+  return _pct(entry.get(key))
+
+
+def _pct(value):
+  if value is None or (isinstance(value, float) and math.isnan(value)):
+    return None
+  return 100 * float(value)
+
+
+# -- rows and tables -----------------------------------------------------------------------
+
+def group(runs):
+  """Rows in order of first appearance; runs with the same name share one."""
+  rows = {}
+  for run in runs:
+    rows.setdefault(run.name, Row(run.name, [])).runs.append(run)
+  return list(rows.values())
+
+
+def cell(row, column):
+  if column.show == 'count':
+    return str(len(row.runs))
+  values = [v for v in (column.value(r) for r in row.runs)
+            if v is not None and not math.isnan(v)]
+  if not values:
+    return '–'
+  d = column.digits
+  if column.show == 'each':
+    return ', '.join(f'{v:.{d}f}' for v in values)
+  if column.show == 'mean' or (column.bare_single and len(values) == 1):
+    return f'{np.mean(values):.{d}f}'
+  return f'{np.mean(values):.{d}f} ± {np.std(values):.{d}f}'
+
+
+def markdown(rows, columns, first='row'):
+  lines = ['| ' + ' | '.join([first] + [c.title for c in columns]) + ' |',
+           '|' + '---|' * (len(columns) + 1)]
+  for row in rows:
+    lines.append('| ' + ' | '.join([row.name] + [cell(row, c) for c in columns]) + ' |')
+  return '\n'.join(lines)
+
+
+def csv_rows(rows, columns):
+  """Numbers, not text: a mean and a std column for each mean ± std column."""
+  header = ['row']
+  for c in columns:
+    header += [c.title, c.title + ' std'] if c.show == 'mean_std' else [c.title]
+  out = [header]
+  for row in rows:
+    line = [row.name]
+    for c in columns:
+      if c.show == 'count':
+        line.append(len(row.runs))
+        continue
+      values = [v for v in (c.value(r) for r in row.runs)
+                if v is not None and not math.isnan(v)]
+      if c.show == 'each':
+        line.append(';'.join(f'{v:.4f}' for v in values))
+      elif c.show == 'mean':
+        line.append(f'{np.mean(values):.4f}' if values else '')
+      else:
+        line += ([f'{np.mean(values):.4f}', f'{np.std(values):.4f}'] if values
+                 else ['', ''])
+    out.append(line)
+  return out
+
+
+def au_ids(runs):
+  """The AUs of the runs' wild test splits, in order of first appearance."""
+  out = []
+  for run in runs:
+    for a in run.results.get(target_split(run) or '', {}).get('au_ids', []):
+      if a not in out:
+        out.append(a)
+  return out
+
+
+def table7_columns(runs, diagnostics=False):
+  """`au-jax compare`'s columns: wild test F1 per AU and average, source test F1; with
+  diagnostics, F1 at thresholds chosen on validation and ROC-AUC (the run's own path)."""
+  rows = group(runs)
+  units = {r.unit for r in rows}
+  columns = [Column(f'{units.pop()}s' if len(units) == 1 else 'runs', show='count')]
+  columns += [Column(f'AU{a}', lambda r, a=a: f1(r, target_split(r), a), bare_single=True)
+              for a in au_ids(runs)]
+  columns.append(Column('wild test Avg.', lambda r: f1(r, target_split(r)), bare_single=True))
+  columns.append(Column('source test F1', lambda r: f1(r, source_split(r)),
+                        bare_single=True))
+  if diagnostics:
+    def own(key):
+      def value(r):
+        split = target_split(r)
+        return diagnostic(r, split, own_path(r, split), key)
+      return value
+    columns += [Column('F1 at val. thresholds', own('f1_tuned_mean'), bare_single=True),
+                Column('ROC-AUC', own('auc_mean'), bare_single=True)]
+  return columns
+
+
+# -- workdirs ------------------------------------------------------------------------------
+
+def _flat(tree, prefix=''):
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      out.update(_flat(value, f'{prefix}{key}.'))
+    else:
+      out[prefix + key] = tuple(value) if isinstance(value, list) else value
+  return out
+
+
+def _read_json(path):
+  with open(path, encoding='utf-8') as f:
+    return json.load(f)
+
+
+def _fold_of(config):
+  evals = config.get('data.source_eval_splits') or ()
+  return evals[0] if len(evals) == 1 and str(evals[0]).startswith('fold') else None
+
+
+def load_run(workdir, label=None):
+  """The Run of a finished training workdir (named later, by `name_runs`)."""
+  from au_jax import config_lib  # pylint: disable=g-import-not-at-top
+  path = os.path.join(workdir, 'results.json')
+  if not os.path.isfile(path):
+    why = ('training has not finished' if os.path.isdir(workdir)
+           else 'no such folder')
+    raise InputError(f'{workdir}: no results.json ({why})')
+  saved = _read_json(path)
+  config = (_flat(config_lib.load_saved_config(workdir).to_dict())
+            if os.path.isfile(os.path.join(workdir, config_lib.SAVED_CONFIG)) else {})
+  step = saved.get('step')
+  diag_file = os.path.join(workdir, 'evaluate', f'step_{step}_diagnostics.json')
+  diagnostics = (_diagnostics_of(_read_json(diag_file))
+                 if os.path.isfile(diag_file) else None)
+  return Run(name='', results=saved['results'], seed=config.get('seed'),
+             fold=_fold_of(config), workdir=workdir, label=label or workdir,
+             diagnostics=diagnostics, config=config,
+             provenance=provenance.load(workdir))
+
+
+def _diagnostics_of(report):
+  return {split: r['paths'] for split, r in report['splits'].items()}
+
+
+def load_runs(paths):
+  """Runs of training workdirs; a cross-validation workdir (`au-jax crossval`) gives
+  its folds, which share its row."""
+  runs = []
+  for path in paths:
+    path = os.path.normpath(path)
+    folds = fold_dirs(path)
+    if folds and not os.path.isfile(os.path.join(path, 'results.json')):
+      for fold in folds:
+        runs.append(load_run(fold, label=fold))
+    else:
+      runs.append(load_run(path))
+  name_runs(runs)
+  return runs
+
+
+def fold_dirs(path):
+  """WORKDIR/fold0, fold1, ... of a cross-validation workdir, in order."""
+  if not os.path.isdir(path):
+    return []
+  names = [n for n in os.listdir(path)
+           if n.startswith('fold') and n[4:].isdigit() and os.path.isdir(
+               os.path.join(path, n))]
+  return [os.path.join(path, n) for n in sorted(names, key=lambda n: int(n[4:]))]
+
+
+def _signature(run):
+  return tuple(sorted((k, repr(v)) for k, v in (run.config or {}).items()
+                      if k not in _NOT_IN_NAMES))
+
+
+def _varying(runs, keep=lambda field: True):
+  """Config fields whose values differ among `runs` (except seeds, folds, places)."""
+  fields = sorted({k for r in runs for k in (r.config or {})})
+  return [f for f in fields if f not in _NOT_IN_NAMES and keep(f) and
+          len({repr((r.config or {}).get(f)) for r in runs}) > 1]
+
+
+def _value(value):
+  return ','.join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def _baseline(runs, field):
+  """The most common value of `field` among `runs` (the first run's on a tie)."""
+  values = [repr((r.config or {}).get(field)) for r in runs]
+  return max(dict.fromkeys(values), key=values.count)
+
+
+def name_runs(runs):
+  """Names each run: its ablation ('full' for the whole method) and overrides.
+
+  Without recorded overrides, the config fields that differ among the runs stand in for
+  them: a run names a field where its value is not the most common one, and fields that
+  change only with the ablation are left to the ablation's name.
+  """
+  said = {id(r) for r in runs
+          if r.provenance and r.provenance.get('overrides') is not None}
+  # 'configs/table7.py:A' is the file table7.py (its row is the ablation's name).
+  file_of = lambda r: os.path.basename((r.provenance.get('config_file') or '?').split(':')[0])
+  files = {file_of(r) for r in runs if id(r) in said}
+  unsaid = [r for r in runs if id(r) not in said]
+
+  def with_ablation_only(field):
+    by_row = {}
+    for r in unsaid:
+      config = r.config or {}
+      by_row.setdefault(config.get('ablation'), set()).add(repr(config.get(field)))
+    return all(len(v) == 1 for v in by_row.values())
+
+  varying = _varying(unsaid, lambda f: not with_ablation_only(f))
+  baseline = {f: _baseline(unsaid, f) for f in varying}
+  for r in runs:
+    config = r.config or {}
+    head = config.get('ablation') or 'full'
+    if id(r) in said:
+      parts = [o for o in r.provenance['overrides']
+               if o.split('=', 1)[0] not in _NOT_IN_NAMES]
+      if len(files) > 1:
+        head = f'{os.path.splitext(file_of(r))[0]} {head}'
+    else:
+      parts = [f'{f}={_value(config.get(f))}' for f in varying
+               if repr(config.get(f)) != baseline[f]]
+    r.name = head + (f' [{", ".join(parts)}]' if parts else '')
+  # Same name, different configs (e.g. a config file edited between runs): name the
+  # fields that tell them apart.
+  for row in group(runs):
+    if len({_signature(r) for r in row.runs}) > 1:
+      fields = _varying(row.runs)
+      for r in row.runs:
+        extra = ', '.join(f'{f}={_value(r.config.get(f))}' for f in fields)
+        r.name = f'{row.name} {{{extra}}}'
+  return runs
+
+
+def add_diagnostics(runs, data_dir=None, log=print):
+  """Fills in the diagnostics of runs without them: `au-jax evaluate --diagnostics` of
+  the run's checkpoint, saved where that command saves it, so the next compare reads it."""
+  from au_jax import config_lib, evaluate  # pylint: disable=g-import-not-at-top
+  for run in runs:
+    if run.diagnostics is not None or not run.workdir:
+      continue
+    log(f'diagnostics of {run.workdir} (au-jax evaluate --diagnostics)...')
+    config = config_lib.load_saved_config(run.workdir)
+    if data_dir:
+      config.data.data_dir = data_dir
+    step = None
+    results_file = os.path.join(run.workdir, 'results.json')
+    if os.path.isfile(results_file):
+      step = _read_json(results_file).get('step')
+    _, step, report = evaluate.evaluate_checkpoint(config, run.workdir, step=step,
+                                                   diagnostics=True)
+    out = os.path.join(run.workdir, 'evaluate')
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, f'step_{step}_diagnostics.json'), 'w',
+              encoding='utf-8') as f:
+      json.dump(report, f, indent=1)
+    run.diagnostics = _diagnostics_of(report)
+
+
+# -- how the runs differ -------------------------------------------------------------------
+
+def differences(runs):
+  """(fields that differ: [(field, [value per run])], what all runs share: {key: value}).
+
+  Config fields and the recorded provenance (commit, library versions, devices, seed).
+  """
+  rows, same = [], {}
+  fields = sorted({k for r in runs for k in (r.config or {})})
+  for f in fields:
+    values = [_value(r.config[f]) if r.config and f in r.config else '–' for r in runs]
+    if len(set(values)) > 1:
+      rows.append((f, values))
+  summaries = [provenance.summary(r.provenance) for r in runs]
+  recorded = ['recorded' if s else 'not recorded (trained before au-jax recorded it)'
+              for s in summaries]
+  if len(set(recorded)) > 1:
+    rows.append(('provenance', recorded))
+  elif not any(summaries):
+    same['provenance'] = recorded[0]
+  keys = []
+  for s in summaries:
+    keys += [k for k in s if k not in keys and k != 'seed']
+  for key in keys:  # compared among the runs that recorded it
+    values = [s.get(key, '–') if s else '–' for s in summaries]
+    known = {v for s, v in zip(summaries, values) if s}
+    if len(known) > 1:
+      rows.append((key, values))
+    else:
+      same[key] = known.pop()
+  return rows, same
+
+
+def differences_markdown(runs):
+  rows, same = differences(runs)
+  lines = []
+  if rows:
+    lines.append('| | ' + ' | '.join(r.label or r.name for r in runs) + ' |')
+    lines.append('|' + '---|' * (len(runs) + 1))
+    lines += [f'| {field} | ' + ' | '.join(values) + ' |' for field, values in rows]
+  else:
+    lines.append('The runs have the same config and provenance.')
+  if same:
+    some = ('provenance' not in same and
+            any(not r.provenance for r in runs))
+    lines.append(f'\nIn every run{" that recorded it" if some else ""}: '
+                 + '; '.join(f'{k} {v}' for k, v in same.items()))
+  return '\n'.join(lines)
+
+
+# -- files ---------------------------------------------------------------------------------
+
+def bar_chart(rows, path, title='wild test F1 per AU (%)'):
+  """Per-AU wild test F1 bars, one colour per row (error bars: std over its runs)."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  runs = [r for row in rows for r in row.runs]
+  aus = au_ids(runs)
+  labels = [f'AU{a}' for a in aus] + ['Avg.']
+  width = 0.8 / max(len(rows), 1)
+  ncol = 1 if max(len(row.name) for row in rows) > 45 else 2
+  legend_lines = math.ceil(len(rows) / ncol)
+  fig, ax = plt.subplots(figsize=(min(16, max(6, 0.22 * len(labels) * (len(rows) + 1))),
+                                  3.6 + 0.2 * legend_lines))
+  x = np.arange(len(labels))
+  for i, row in enumerate(rows):
+    means, stds = [], []
+    for a in [*aus, None]:
+      values = [v for v in (f1(r, target_split(r), a) for r in row.runs) if v is not None]
+      means.append(np.mean(values) if values else np.nan)
+      stds.append(np.std(values) if len(values) > 1 else 0.0)
+    ax.bar(x + (i - (len(rows) - 1) / 2) * width, means, width,
+           yerr=stds if any(stds) else None, capsize=2, label=row.name)
+  ax.set_xticks(x, labels)
+  ax.set_ylabel('F1 (%)')
+  ax.set_ylim(0, 100)
+  ax.set_title(title)
+  ax.grid(axis='y', alpha=0.3)
+  ax.legend(fontsize=7, ncol=ncol, loc='upper center', bbox_to_anchor=(0.5, -0.1),
+            frameon=False)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+  return path
+
+
+def report(runs, diagnostics=False):
+  """The whole Markdown report of `au-jax compare`."""
+  rows = group(runs)
+  columns = table7_columns(runs, diagnostics)
+  splits = sorted({f'{target_split(r)}' for r in runs})
+  lines = ['# au-jax compare', '',
+           f'Wild test F1 at 0.5 (%, split {", ".join(splits)}) per AU and average, and '
+           "the source test split's average F1, each through the run's own path; mean ± "
+           'std (population) over the runs of a row (seeds, or the folds of a '
+           'cross-validation workdir).'
+           + (' With diagnostics: F1 at per-AU thresholds chosen on the validation split, '
+              'and ROC-AUC (wild test, average over AUs).' if diagnostics else ''), '',
+           markdown(rows, columns), '', '## How the runs differ', '',
+           differences_markdown(runs)]
+  return '\n'.join(lines) + '\n'
+
+
+def write(runs, prefix, diagnostics=False):
+  """PREFIX.md, PREFIX.csv and PREFIX.png; returns their paths."""
+  folder = os.path.dirname(prefix)
+  if folder:
+    os.makedirs(folder, exist_ok=True)
+  rows = group(runs)
+  with open(prefix + '.md', 'w', encoding='utf-8') as f:
+    f.write(report(runs, diagnostics))
+  with open(prefix + '.csv', 'w', newline='', encoding='utf-8') as f:
+    csv.writer(f).writerows(csv_rows(rows, table7_columns(runs, diagnostics)))
+  bar_chart(rows, prefix + '.png')
+  return [prefix + ext for ext in ('.md', '.csv', '.png')]
