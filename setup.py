@@ -26,6 +26,7 @@ setup(
         'opencv-python-headless>=4.8',
         'matplotlib>=3.7',
         'tqdm>=4.66',
+        'scipy>=1.10',  # the face tracks' assignment (au_jax/tracking.py)
         'scikit-learn>=1.3',  # ROC-AUC and the linear probes of au_jax.diagnostics
     ],
     extras_require={

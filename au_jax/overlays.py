@@ -23,12 +23,14 @@ def display_scale(height, width, min_height=360, max_height=960, max_width=1600)
   return min(s, max_width / width)
 
 
-def draw(image, faces, au_ids, threshold=0.5, original_size=None):
+def draw(image, faces, au_ids, threshold=0.5, original_size=None, tracks=None):
   """RGB uint8 overlay of `faces` (objects with box, landmarks68, landmarks, au_probs in
   the original image's pixels, as `au_jax.geometry.faces.Face`) on `image` (H, W, 3) RGB.
 
   original_size: (H, W) of the original when `image` is already a display-size copy
   (what `au-jax predict` keeps while frames wait for the network).
+  tracks: a track id per face (videos): faces are then labelled and coloured by track,
+  so a person keeps a colour, else by their index.
   """
   if original_size is None:
     height, width = image.shape[:2]
@@ -40,7 +42,8 @@ def draw(image, faces, au_ids, threshold=0.5, original_size=None):
     s = image.shape[1] / original_size[1]
   shown = np.array(image, np.uint8)  # a copy to draw on
   to_shown = lambda p: (np.asarray(p, np.float64) + 0.5) * s - 0.5
-  for i, face in enumerate(faces):
+  labels = list(range(len(faces))) if tracks is None else list(tracks)
+  for i, face in zip(labels, faces):
     colour = PALETTE[i % len(PALETTE)]
     x, y, w, h = face.box
     (x0, y0), (x1, y1) = to_shown([[x, y], [x + w, y + h]])
@@ -52,12 +55,13 @@ def draw(image, faces, au_ids, threshold=0.5, original_size=None):
         continue
       for px, py in to_shown(points):
         cv2.circle(shown, (round(px), round(py)), 2, c, -1, cv2.LINE_AA)
-  panel = au_panel(shown.shape[0], faces, au_ids, threshold)
+  panel = au_panel(shown.shape[0], faces, au_ids, threshold, tracks)
   return np.concatenate([shown, panel], axis=1)
 
 
-def au_panel(height, faces, au_ids, threshold=0.5):
-  """A dark panel with one horizontal bar chart of AU probabilities per face."""
+def au_panel(height, faces, au_ids, threshold=0.5, tracks=None):
+  """A dark panel with one horizontal bar chart of AU probabilities per face ('face i',
+  or 'track t' when `tracks` are given)."""
   panel = np.full((height, PANEL_WIDTH, 3), 32, np.uint8)
   if not faces:
     cv2.putText(panel, 'no face', (12, 28), FONT, 0.6, (220, 220, 220), 1, cv2.LINE_AA)
@@ -72,9 +76,10 @@ def au_panel(height, faces, au_ids, threshold=0.5):
       cv2.putText(panel, f'+{len(faces) - i} more', (8, height - 6), FONT, font,
                   (220, 220, 220), 1, cv2.LINE_AA)
       break
-    colour = PALETTE[i % len(PALETTE)]
-    cv2.putText(panel, f'face {i}', (8, y + row - 4), FONT, font * 1.1, colour, 1,
-                cv2.LINE_AA)
+    label = i if tracks is None else tracks[i]
+    colour = PALETTE[label % len(PALETTE)]
+    cv2.putText(panel, f'face {i}' if tracks is None else f'track {label}',
+                (8, y + row - 4), FONT, font * 1.1, colour, 1, cv2.LINE_AA)
     y += row
     probs = face.au_probs if face.au_probs is not None else np.full(len(au_ids), np.nan)
     for au, p in zip(au_ids, probs):

@@ -4,6 +4,7 @@ on greyscale, RGBA, huge, faceless, corrupt and video inputs."""
 import csv
 import io
 import os
+import re
 
 import cv2
 import numpy as np
@@ -251,3 +252,116 @@ def test_batches_across_frames_keep_row_order(run, tmp_path):
       want = predictor.predict_batches(face.crop[None], batch_size=4).au_probs[0]
       got = [float(row[f'AU{a:02d}_prob']) for a in (1, 2, 4)]
       np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def write_one_face_video(path, frames=20, size=(640, 360)):
+  """The astronaut's face (220 pixels) drifting left and right over a noisy background."""
+  face = cv2.resize(skdata.astronaut()[30:300, 90:360], (220, 220))
+  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 25, size)
+  assert writer.isOpened()
+  rng = np.random.default_rng(0)
+  for i in range(frames):
+    frame = np.full((size[1], size[0], 3), 110, np.uint8)
+    frame += rng.integers(0, 20, frame.shape, dtype=np.uint8)
+    x = int(40 + (size[0] - 300) * (0.5 + 0.5 * np.sin(i / 8)))
+    frame[70:290, x:x + 220] = face
+    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+  writer.release()
+  return str(path)
+
+
+def test_video_tracks_pose_plot_and_detect_every(run, inputs, monkeypatch, capsys,
+                                                 tmp_path):
+  """A one-face video: one track id, a plausible pose, the same face rows and AU
+  probabilities within 0.02 with --detect-every 5 as with detection on every frame;
+  --plot writes a PNG per video and a SUMMARY.csv row per track (a face-less video:
+  one row without a track)."""
+  video = write_one_face_video(tmp_path / 'one.avi')
+  empty = str(tmp_path / 'empty.avi')
+  writer = cv2.VideoWriter(empty, cv2.VideoWriter_fourcc(*'MJPG'), 10, (160, 120))
+  for _ in range(3):
+    writer.write(np.full((120, 160, 3), 90, np.uint8))
+  writer.release()
+  rows, summaries = {}, {}
+  for k in (1, 5):
+    out, plots = tmp_path / f'every{k}.csv', tmp_path / f'plots{k}'
+    assert _trained.cli(monkeypatch, 'predict', run.workdir, video, empty, '--output',
+                        out, '--detect-every', k, '--plot', plots, '--quiet') == 0
+    err = capsys.readouterr().err
+    rows[k] = read_rows(out)[1]
+    assert sorted(os.listdir(plots)) == ['SUMMARY.csv', 'empty.png', 'one.png']
+    summaries[k] = read_rows(plots / 'SUMMARY.csv')[1]
+  # Every 5th frame of each video (4 + 1), and a few more where a followed face was not
+  # where its track predicted it (the face moves up to 0.4 eye distances a frame).
+  ran, followed = map(int, re.search(
+      r'--detect-every 5: the detector ran on (\d+) of 23 video frames; (\d+) faces',
+      err).groups())
+  assert 5 <= ran <= 8 and followed == 20 - (ran - 1), err
+  for k in (1, 5):
+    faces = [r for r in rows[k] if r['file'] == video and r['success'] == '1']
+    assert len(faces) == 20
+    assert {r['track'] for r in faces} == {'0'}
+    angles = np.array([[float(r[f'pose_{a}']) for a in ('yaw', 'pitch', 'roll')]
+                       for r in faces])
+    assert np.all(np.abs(angles) < 30), angles
+    one, none = summaries[k]
+    assert (one['file'], one['track'], one['frames'], one['video_frames']) == \
+        (video, '0', '20', '20')
+    probs = np.array([[float(r[f'AU{a:02d}_prob']) for a in (1, 2, 4)] for r in faces])
+    np.testing.assert_allclose([float(one[f'AU{a:02d}_mean']) for a in (1, 2, 4)],
+                               probs.mean(0), atol=1e-4)
+    assert (none['file'], none['track'], none['frames'], none['video_frames']) == \
+        (empty, '', '0', '3')
+  every1, every5 = ([np.array([[float(r[f'AU{a:02d}_prob']) for a in (1, 2, 4)]
+                               for r in rows[k] if r['file'] == video]) for k in (1, 5)])
+  assert np.abs(every1 - every5).max() < 0.02
+
+
+def test_new_options_are_checked(run, monkeypatch, capsys):
+  for extra, message in ((['--detect-every', 0], '--detect-every must be at least 1'),
+                         (['--track-patience', -1], '--track-patience must be 0'),
+                         (['--smooth', 1], '--smooth applies to --plot'),
+                         (['--plot', 'p', '--smooth', -1], '--smooth must be 0 or more')):
+    assert _trained.cli(monkeypatch, 'predict', run.workdir, __file__, '--quiet',
+                        *extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('au-jax predict: error:') and message in err, err
+
+
+def test_reader_thread_hands_over_errors_and_stops():
+  def failing():
+    yield from range(3)
+    raise ValueError('bad frame')
+  got = []
+  with pytest.raises(ValueError, match='bad frame'):
+    for item in predict.in_thread(failing(), 2):
+      got.append(item)
+  assert got == [0, 1, 2]
+
+  produced = []
+  def endless():
+    n = 0
+    while True:
+      produced.append(n)
+      yield n
+      n += 1
+  reader = predict.in_thread(endless(), 2)
+  assert next(reader) == 0
+  reader.close()  # joins the thread: it stops after at most the queue's worth
+  count = len(produced)
+  assert count <= 5 and len(produced) == count
+
+
+def test_landmarks_placed_in_given_boxes_match_detection():
+  """find_faces(boxes=...): dlib's landmarks in a given box (original pixels), also on an
+  image shrunk for detection, land where detection put them; one entry per box."""
+  big = cv2.resize(skdata.astronaut(), None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+  detector = faces_lib.DlibDetector()
+  for max_size in (1600, 512):  # 1024 pixels: as is, and shrunk 2x
+    found, = faces_lib.find_faces(big, detector, 32, 36, max_size=max_size)
+    placed, = faces_lib.find_faces(big, None, 32, 36, max_size=max_size,
+                                   boxes=[(*found.box, found.score)])
+    np.testing.assert_allclose(placed.box, found.box, atol=2.5)
+    iod = np.linalg.norm(found.landmarks68[42:48].mean(0) - found.landmarks68[36:42].mean(0))
+    assert np.abs(placed.landmarks68 - found.landmarks68).max() < 0.05 * iod
+    assert placed.score == found.score

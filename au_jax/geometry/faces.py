@@ -478,13 +478,19 @@ def crop_to_image(points, transform):
       np.float32)
 
 
-def find_faces(image, detector, crop_size, aligned_size, max_size=1600, timer=None):
+def find_faces(image, detector, crop_size, aligned_size, max_size=1600, timer=None,
+               boxes=None):
   """Detects faces and aligns each as training did (align to `aligned_size`, centre crop
   `crop_size`, docs/method.md §5), in one warp per face.
 
   Images larger than `max_size` are first shrunk (INTER_AREA) for detection and
   alignment: faster, and it avoids the aliasing of a large one-step warp; every
   coordinate is reported in the original pixels.
+
+  boxes: [(x, y, w, h, score)] in original pixels, in the detector's box convention:
+  no detection, dlib's landmarks are placed in these boxes (following tracked faces,
+  `predict --detect-every`); the result then has one entry per box, None where the
+  alignment failed.
   """
   image = as_rgb(image)
   height, width = image.shape[:2]
@@ -496,7 +502,15 @@ def find_faces(image, detector, crop_size, aligned_size, max_size=1600, timer=No
   # Original -> working pixels (pixel-centre convention, as cv2.resize).
   scale = np.array([[s_x, 0, 0.5 * s_x - 0.5], [0, s_y, 0.5 * s_y - 0.5], [0, 0, 1.0]])
   start = time.perf_counter()
-  detections = detector(work)
+  if boxes is None:
+    detections = detector(work)
+  else:  # working pixels: the inverse of the box mapping below
+    work = np.ascontiguousarray(work)
+    detections = []
+    for x, y, w, h, score in boxes:
+      left, top = x * s_x + 0.5 * s_x - 0.5, y * s_y + 0.5 * s_y - 0.5
+      detections += _landmarks(work, [(left, top, left + w * s_x - 1, top + h * s_y - 1,
+                                       score)])
   if timer is not None:
     timer['detection'] += time.perf_counter() - start
   offset = (aligned_size - crop_size) // 2
@@ -507,6 +521,8 @@ def find_faces(image, detector, crop_size, aligned_size, max_size=1600, timer=No
     try:
       matrix = align.alignment_matrix(lm.to_49(points), aligned_size)
     except align.AlignmentError:
+      if boxes is not None:
+        faces.append(None)
       continue  # degenerate landmarks: no usable alignment
     matrix = matrix - np.array([[0, 0, offset], [0, 0, offset]])  # the centre crop
     crop = cv2.warpAffine(work, matrix, (crop_size, crop_size), flags=cv2.INTER_LINEAR,
