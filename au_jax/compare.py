@@ -435,17 +435,18 @@ def differences_markdown(runs):
 
 def bar_chart(rows, path, title='wild test F1 per AU (%)'):
   """Per-AU wild test F1 bars, one colour per row (error bars: std over its runs)."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  # The figure API without pyplot: switching pyplot's backend here would stop a notebook
+  # that trains (colab/quickstart.ipynb) from showing its own plots afterwards.
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
   runs = [r for row in rows for r in row.runs]
   aus = au_ids(runs)
   labels = [f'AU{a}' for a in aus] + ['Avg.']
   width = 0.8 / max(len(rows), 1)
   ncol = 1 if max(len(row.name) for row in rows) > 45 else 2
   legend_lines = math.ceil(len(rows) / ncol)
-  fig, ax = plt.subplots(figsize=(min(16, max(6, 0.22 * len(labels) * (len(rows) + 1))),
-                                  3.6 + 0.2 * legend_lines))
+  fig = Figure(figsize=(min(16, max(6, 0.22 * len(labels) * (len(rows) + 1))),
+                       3.6 + 0.2 * legend_lines))
+  ax = fig.subplots()
   x = np.arange(len(labels))
   for i, row in enumerate(rows):
     means, stds = [], []
@@ -464,7 +465,6 @@ def bar_chart(rows, path, title='wild test F1 per AU (%)'):
             frameon=False)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
   return path
 
 

@@ -60,9 +60,9 @@ def _label(stage):
 def plot(workdir, out=None):
   """Draws the curves of WORKDIR/metrics.jsonl into `out` (default WORKDIR/curves.png);
   returns the path written."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  # The figure API without pyplot: switching pyplot's backend here would stop a notebook
+  # that trains (colab/quickstart.ipynb) from showing its own plots afterwards.
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
 
   source = os.path.join(workdir, 'metrics.jsonl')
   if not os.path.isfile(source):
@@ -74,7 +74,8 @@ def plot(workdir, out=None):
     raise FileNotFoundError(f'{source} holds no training step yet')
   cols = min(4, len(panels))
   rows = math.ceil(len(panels) / cols)
-  fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.6 * rows), squeeze=False)
+  fig = Figure(figsize=(3.6 * cols, 2.6 * rows))
+  axes = fig.subplots(rows, cols, squeeze=False)
   for ax, (kind, stage, term) in zip(axes.flat, panels):
     if kind == 'loss':
       steps, values = zip(*train[stage][term])
@@ -97,7 +98,6 @@ def plot(workdir, out=None):
   fig.tight_layout()
   out = out or os.path.join(workdir, FILE)
   fig.savefig(out, dpi=90)
-  plt.close(fig)
   return out
 
 

@@ -219,7 +219,7 @@ def main():
     return onnx_runtimes(args)
   config = config_lib.prepare_config(config_lib.load_config(args.config))
   model = config_lib.create_model(config)
-  variables = random_variables(model, config.data.crop_size)
+  variables = random_variables(model, config.data.crop_size, config=config)
   predictor = inference.Predictor(model, variables, config)
   print(f'{jax.devices()[0].device_kind}, {os.cpu_count()} CPUs, jax {jax.__version__}; '
         f'{config.data.crop_size}-pixel crops, {len(config.data.au_ids)} AUs')
@@ -361,7 +361,7 @@ def onnx_runtimes(args, rounds=3):
   import openvino  # pylint: disable=g-import-not-at-top
   config = config_lib.prepare_config(config_lib.load_config(args.config))
   model = config_lib.create_model(config)
-  predictor = inference.Predictor(model, random_variables(model, config.data.crop_size),
+  predictor = inference.Predictor(model, random_variables(model, config.data.crop_size, config=config),
                                   config)
   size = predictor.crop_size
   start = time.perf_counter()

@@ -301,7 +301,7 @@ def measure_inference(presets, batches, seconds):
     config = load_config(preset)
     model = config_lib.create_model(config)
     predictor = inference.Predictor(
-        model, bench.random_variables(model, config.data.crop_size), config)
+        model, bench.random_variables(model, config.data.crop_size, config=config), config)
     rates = bench.network_rates(predictor, batches=batches, seconds=seconds)
     out[preset] = {f'{path}_batch{batch}' + ('' if marks else '_nolandmarks'): rate
                    for (path, batch, marks), rate in rates.items()}

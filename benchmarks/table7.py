@@ -103,6 +103,8 @@ def main():
       if row == 'default':
         config.loss.target_heatmaps = shipped['target_heatmaps']
         config.model.share_feature_encoder = shipped['share_feature_encoder']
+        config.train.source_path_statistics = shipped['source_path_statistics']
+        config.loss.heatmap_targets = shipped['heatmap_targets']
       # Set here, whatever configs/synthetic.py says, so that a row name means one setting.
       config.train.target_path_statistics = statistics
       for field, value in overrides:
@@ -157,6 +159,8 @@ def default_choices():
   c = config_lib.load_config(os.path.join(ROOT, 'configs', 'default.py'))
   return {'target_heatmaps': c.loss.target_heatmaps,
           'target_path_statistics': c.train.target_path_statistics,
+          'source_path_statistics': c.train.source_path_statistics,
+          'heatmap_targets': c.loss.heatmap_targets,
           'share_feature_encoder': c.model.share_feature_encoder}
 
 

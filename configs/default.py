@@ -43,11 +43,13 @@ def get_config():
   # four training calls (ADLD, the paper is silent); 'wild' = re-estimated on the target
   # path's own features of unlabelled wild training images before each evaluation
   # (au_jax/target_statistics.py, docs/method.md §10). Source-only: no target path, no-op.
-  c.train.target_path_statistics = 'mixed'
+  # Shipped: 'wild' (measured under detector-grade landmarks, docs/results.md).
+  c.train.target_path_statistics = 'wild'
   # E_au's statistics for the source path: 'mixed' as above (ADLD), or 'lab' =
   # re-estimated on the source path's features of labelled-domain training images before
-  # each evaluation (not in the paper or ADLD; docs/method.md §10).
-  c.train.source_path_statistics = 'mixed'
+  # each evaluation (not in the paper or ADLD; docs/method.md §10). Shipped: 'lab', it
+  # restores the source path's lab accuracy (docs/results.md).
+  c.train.source_path_statistics = 'lab'
   c.train.target_statistics_batches = 60   # batches of each re-estimation
 
   c.model = ml_collections.ConfigDict()
@@ -84,8 +86,10 @@ def get_config():
   c.loss.source_landmark_branch = True     # Table 7 "SD"
   c.loss.target_landmark_branch = True     # Table 7 "TD"
   # Heat-map targets of target images: 'branch' = from FL_t (the paper), or
-  # 'annotation' = from the target annotations (ADLD).
-  c.loss.target_heatmaps = 'branch'
+  # 'annotation' = from the target data set's landmarks (ADLD; for EmotioNet these are
+  # `prepare --detect-landmarks`' detector points). Shipped: 'annotation', because the
+  # branch's maps lose under detector-grade landmarks (docs/results.md).
+  c.loss.target_heatmaps = 'annotation'
   # 'cell' = Eq. 2's one-hot cell; 'bilinear' = each landmark's mass split over its four
   # nearest cells (sub-cell targets, a deviation; docs/method.md §3.2).
   c.loss.heatmap_targets = 'cell'

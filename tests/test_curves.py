@@ -54,6 +54,19 @@ def test_plot_writes_a_png(tmp_path):
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
 
+def test_plot_leaves_pyplots_backend_alone(tmp_path):
+  # A notebook that trains must still show its own figures afterwards.
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  write_metrics(str(tmp_path))
+  before = matplotlib.get_backend()
+  matplotlib.use('svg')
+  try:
+    curves.plot(str(tmp_path))
+    assert matplotlib.get_backend() == 'svg'
+  finally:
+    matplotlib.use(before)
+
+
 def test_summary_plot_redraws_the_curves(tmp_path, capsys, monkeypatch, tiny_config):
   workdir = str(tmp_path / 'run')
   write_metrics(workdir)

@@ -127,7 +127,7 @@ def random_checkpoint(workdir):
   config = config_lib.prepare_config(config_lib.load_config(TINY_CONFIG))
   model = config_lib.create_model(config)
   bench.write_workdir(str(workdir), config,
-                      bench.random_variables(model, config.data.crop_size))
+                      bench.random_variables(model, config.data.crop_size, config=config))
   return str(workdir)
 
 
