@@ -107,6 +107,8 @@ def main():
         config.loss.heatmap_targets = shipped['heatmap_targets']
       # Set here, whatever configs/synthetic.py says, so that a row name means one setting.
       config.train.target_path_statistics = statistics
+      if row != 'default':  # ADLD's, as the recorded rows ran; diagnostics add 'lab'
+        config.train.source_path_statistics = 'mixed'
       for field, value in overrides:
         set_field(config, field, value)
       start = time.time()

@@ -46,8 +46,8 @@ def get_config():
   # Heat maps of wild faces from their annotations (as ADLD), not from the target
   # landmark branch: SynthAU's wild landmarks are exact, and the branch's predictions
   # during training miss them by about half a heat-map cell, about the size of the
-  # landmark motion an AU causes at 16×16 maps (README, "Results"). On EmotioNet, whose
-  # landmarks are dlib's, the paper's 'branch' stays the default (configs/default.py).
+  # landmark motion an AU causes at 16×16 maps (README, "Results"). configs/default.py
+  # ships 'annotation' too, measured under a detector's landmarks (docs/results.md).
   c.loss.target_heatmaps = 'annotation'
   # The target path's own E_au statistics, from unlabelled wild training images (not in
   # the paper or ADLD; docs/method.md §10). With the projectors G_st's output is ~1.3×
