@@ -3,7 +3,7 @@
     # torch is not an au_jax dependency: run this with any Python that has it
     python benchmarks/torch_reference.py [--threads 2] [--out torch_reference.json]
 
-Issue 13 compares au_jax with ADLD's own PyTorch iteration. This script makes that
+au_jax is compared with ADLD's own PyTorch iteration. This script makes that
 comparison possible on any machine, at exactly equal work: it ports au_jax's row-A
 stage-2 step (Table 7's row A = ADLD's method: one shared E_f, E_l, G_b, G_st, D_l, the
 two D_d and the AU heads (6, as configs/default.py) at the paper's size, docs/method.md §1–§4) to PyTorch, op for

@@ -63,7 +63,7 @@ def get_config():
   c.model.projector_hidden = 64
   # The paper's two extractors E_f^s, E_f^t, each initialised from its domain's branch;
   # True = ADLD's one shared E_f (row A always shares). Measured on SynthAU, two
-  # extractors match or beat one (README, "What we found on the way").
+  # extractors match or beat one (docs/results.md, "What we found on the way").
   c.model.share_feature_encoder = False
 
   c.loss = ml_collections.ConfigDict()
