@@ -296,6 +296,23 @@ def test_openface_table_and_folder(tmp_path):
   assert source.records[2].pseudo == {1: 1}
 
 
+def test_pseudo_rows_match_by_path_not_only_file_name(tmp_path):
+  """SynthAU's wild splits reuse file names (train/00001.jpg, test/00001.jpg): a
+  prediction CSV with full paths labels only the image it names, and a bare file name
+  that would label both is an error, not a guess."""
+  records = lambda: [rec.Record(key=s, source=f'images/{s}/00001.jpg', image_path='')
+                     for s in ('train', 'test')]
+  full = fakes.write_csv(os.fspath(tmp_path / 'full.csv'), ['file', 'success', 'AU01_c'],
+                         [['/data/wild/images/train/00001.jpg', '1', '1']])
+  train, test = records()
+  assert pseudo.attach([train, test], pseudo.read_pseudo_labels(full)) == 1
+  assert train.pseudo == {1: 1} and test.pseudo == {}
+  bare = fakes.write_csv(os.fspath(tmp_path / 'bare.csv'), ['file', 'AU01_c'],
+                         [['00001.jpg', '1']])
+  with pytest.raises(DataError, match=r"'00001.jpg' matches 2 images"):
+    pseudo.attach(records(), pseudo.read_pseudo_labels(bare))
+
+
 def test_pseudo_errors(tmp_path):
   bad = fakes.write_csv(os.fspath(tmp_path / 'p.csv'), ['image', 'AU01_c'], [['a', '3']])
   with pytest.raises(DataError, match=r'p\.csv, row 2: column AU01_c holds .3.'):

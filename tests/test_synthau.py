@@ -318,3 +318,25 @@ def test_manifest_passes_prepare(tiny_set, tmp_path):
       assert counts['read'] == counts['examples'] == n and not counts['skipped']
       unlabelled = domain == 'wild' and split == 'train'
       assert counts['labelled'] == [0 if unlabelled else n] * len(labels.AUS)
+
+
+# Pseudo labels of a known quality (benchmarks/pseudo_labels.py).
+
+def test_hidden_wild_train_labels_are_the_drawn_ones(tiny_set):
+  out, _ = tiny_set
+  _, rows = read_manifest(os.path.join(out, 'wild', 'manifest.csv'))
+  validation = [r for r in rows if r['split'] == 'validation']
+  drawn = gen.hidden_labels(3, 'validation', len(validation))
+  assert drawn.tolist() == [[int(r[a]) for a in labels.AU_NAMES] for r in validation]
+  assert all(r[labels.AU_NAMES[0]] == '' for r in rows if r['split'] == 'train')
+
+
+@pytest.mark.parametrize('rate', [0.0, 1.0])
+def test_flipped_pseudo_labels_score_as_flipped(tiny_set, tmp_path, rate):
+  from benchmarks import pseudo_labels  # pylint: disable=import-outside-toplevel
+  out, _ = tiny_set
+  manifest = os.path.join(out, 'wild', 'manifest.csv')
+  path = pseudo_labels.flip(manifest, rate, 0, os.fspath(tmp_path / 'p.csv'))
+  scored = pseudo_labels.score(manifest, path)
+  assert scored['images'] == scored['labelled'] == TINY['wild_images'][0]
+  assert set(scored['accuracy'].values()) == {100.0 * (1 - rate)}

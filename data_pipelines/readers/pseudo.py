@@ -5,7 +5,8 @@ PATH is either
     `path` or `name`) and hold AU columns `AU01_c` (OpenFace), `pseudo_AU1` or `AU1`;
   - or a folder of OpenFace `FaceLandmarkImg` outputs, one `<image stem>.csv` per image.
 Rows with `success` 0 are ignored; of several faces per image the one with the highest
-`confidence` is kept. Images are matched by relative path, else file name, else stem.
+`confidence` is kept. A row matches an image when one path ends the other (relative,
+absolute or a bare file name) or by stem; a row that would label two images is an error.
 They are stored as `pseudo_au`/`pseudo_mask`, apart from the true labels.
 """
 
@@ -80,22 +81,56 @@ def read_pseudo_labels(path):
   return _read_table(path)
 
 
-def _keys(reference):
+def _parts(reference):
+  """Path components of an image reference (a video frame's `#N` dropped)."""
   reference = reference.replace('\\', '/').split('#')[0]
-  base = reference.rsplit('/', 1)[-1]
-  return (reference, base, os.path.splitext(base)[0])
+  return tuple(p for p in reference.split('/') if p not in ('', '.'))
+
+
+def _overlap(name, path):
+  """How many trailing components two references share when one ends the other (a
+  path relative to the data set, or an absolute one, or a bare file name), else 0. A
+  bare name without extension (OpenFace's per-image CSV stem) matches the file's stem."""
+  n = min(len(name), len(path))
+  if name[-n:] == path[-n:]:
+    return n
+  if len(name) == 1 and '.' not in name[0] and os.path.splitext(path[-1])[0] == name[0]:
+    return 1
+  return 0
 
 
 def attach(records, table):
-  """Sets `record.pseudo` from the table; returns how many records matched."""
-  index = {}
+  """Sets `record.pseudo` from the table; returns how many records matched.
+
+  A table row names an image by a path that ends the record's path, or that the
+  record's path ends (so `images/train/0001.jpg` and `/data/wild/images/train/0001.jpg`
+  match, `images/test/0001.jpg` does not), or by its stem. Of several matching rows the
+  one sharing the most components wins. A row that would label different images (a bare
+  `0001.jpg` when train/ and test/ both hold one) is an error, not a guess.
+  """
+  by_stem = {}
   for name, labels in table.items():
-    for key in _keys(name):
-      index.setdefault(key, labels)
-  matched = 0
+    parts = _parts(name)
+    if parts:
+      by_stem.setdefault(os.path.splitext(parts[-1])[0], []).append((name, parts, labels))
+  matched, images_of = 0, {}
   for record in records:
-    labels = next((index[k] for k in _keys(record.source) if k in index), None)
-    if labels is not None:
-      record.pseudo = dict(labels)
-      matched += 1
+    path = _parts(record.source)
+    if not path:
+      continue
+    scored = [(_overlap(parts, path), name, labels)
+              for name, parts, labels in by_stem.get(os.path.splitext(path[-1])[0], ())]
+    scored = sorted((s for s in scored if s[0]), key=lambda s: -s[0])
+    if not scored:
+      continue
+    _, name, labels = scored[0]
+    images_of.setdefault(name, set()).add(path)
+    record.pseudo = dict(labels)
+    matched += 1
+  for name, paths in images_of.items():
+    if len(paths) > 1:
+      shown = ', '.join('/'.join(p) for p in sorted(paths)[:3])
+      raise DataError(f'pseudo label row {name!r} matches {len(paths)} images ({shown}'
+                      f'{", ..." if len(paths) > 3 else ""}); name images by their path '
+                      'in the data set')
   return matched

@@ -59,6 +59,14 @@ def render_example(seed, domain, split, index, subject=None, size=96):
           'expression': expression, 'identity': ident, 'scene': scene}
 
 
+def hidden_labels(seed, split, count):
+  """(count, len(AUS)) labels the generator drew for wild images 0..count-1 of `split`,
+  without drawing them: the wild train split's are left out of the manifest, and this
+  is how an analysis (e.g. scoring pseudo labels) reads them back."""
+  return np.array([labels_lib.sample_labels(image_rng(seed, 'wild', split, i), 'wild')[0]
+                   for i in range(count)], np.int64).reshape(count, len(AU_NAMES))
+
+
 def encode(image, scene):
   """PNG for lab; JPEG at the scene's quality for wild (the artefacts are part of it)."""
   if scene.jpeg_quality:

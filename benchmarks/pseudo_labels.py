@@ -1,0 +1,133 @@
+"""Pseudo labels on SynthAU: make them, score them, and check what `prepare` stored.
+
+  # labels of a known quality: the true ones, each flipped with probability RATE
+  python benchmarks/pseudo_labels.py flip --manifest data/synthau/wild/manifest.csv \
+      --rate 0.1 --seed 0 --out runs/pseudo/flip10.csv
+  # how good a pseudo-label CSV (e.g. `au-jax predict` output) is against the truth
+  python benchmarks/pseudo_labels.py score --manifest data/synthau/wild/manifest.csv \
+      --pseudo runs/pseudo/predicted.csv
+  # every image prepare stored has exactly the CSV's labels
+  python benchmarks/pseudo_labels.py roundtrip --pseudo runs/pseudo/predicted.csv \
+      --prepared data/prepared/aligned_faces/synthau_wild_pseudo
+
+Rows name images by their manifest path, so `prepare --pseudo-labels` matches them the
+way it matches `au-jax predict` output. `score` and `roundtrip` print one JSON object.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from data_pipelines.readers import ReadOptions, get_reader, pseudo
+from data_pipelines.synthau import dataset
+from data_pipelines.synthau.labels import AUS
+
+
+def _records(manifest, splits):
+  """The manifest's records of `splits`, with their true labels. SynthAU leaves the wild
+  train labels out of its manifest; they are drawn again from synthau.json's seed."""
+  source = get_reader('manifest')([manifest], ReadOptions(need_landmarks=False))
+  records = [r for r in source.records if r.split in splits]
+  info_path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(manifest))),
+                           'synthau.json')
+  for split in splits:
+    hidden = [r for r in records if r.split == split and not r.labels]
+    if hidden and os.path.isfile(info_path):
+      with open(info_path) as f:
+        seed = json.load(f)['seed']
+      index = [int(os.path.splitext(os.path.basename(r.source))[0]) for r in hidden]
+      labels = dataset.hidden_labels(seed, split, max(index) + 1)
+      for r, i in zip(hidden, index):
+        r.labels = dict(zip(AUS, (int(v) for v in labels[i])))
+  return records, source.au_ids
+
+
+def flip(manifest, rate, seed, out, splits=('train',)):
+  """Writes the true labels of `splits`, each flipped with probability `rate`."""
+  records, au_ids = _records(manifest, splits)
+  rng = np.random.default_rng(seed)
+  os.makedirs(os.path.dirname(out) or '.', exist_ok=True)
+  with open(out, 'w') as f:
+    f.write(','.join(['file', 'success'] + [f'AU{a:02d}_c' for a in au_ids]) + '\n')
+    for r in records:
+      labels = [r.labels[a] ^ int(rng.random() < rate) for a in au_ids]
+      f.write(','.join([r.source, '1'] + [str(v) for v in labels]) + '\n')
+  return out
+
+
+def score(manifest, pseudo_path, splits=('train',)):
+  """Coverage and per-AU F1 / accuracy (%) of pseudo labels against the truth."""
+  records, au_ids = _records(manifest, splits)
+  matched = pseudo.attach(records, pseudo.read_pseudo_labels(pseudo_path))
+  out = {'images': len(records), 'labelled': matched, 'f1': {}, 'accuracy': {}}
+  for a in au_ids:
+    pairs = np.array([(r.labels[a], r.pseudo[a]) for r in records if a in r.pseudo])
+    if not len(pairs):
+      continue
+    truth, guess = pairs[:, 0], pairs[:, 1]
+    tp = int(np.sum(truth & guess))
+    f1 = 2 * tp / max(int(truth.sum() + guess.sum()), 1)
+    out['f1'][f'AU{a}'] = round(100 * f1, 1)
+    out['accuracy'][f'AU{a}'] = round(100 * float(np.mean(truth == guess)), 1)
+  out['f1_mean'] = round(float(np.mean(list(out['f1'].values()))), 1)
+  return out
+
+
+def roundtrip(pseudo_path, prepared, split='train'):
+  """Compares prepare's stored pseudo labels with the CSV, image by image."""
+  import tensorflow_datasets as tfds
+  version = sorted(os.listdir(prepared))[-1] if os.path.isdir(prepared) else ''
+  builder = tfds.builder_from_directory(os.path.join(prepared, version))
+  au_ids = builder.info.metadata['au_ids']
+  table = pseudo.read_pseudo_labels(pseudo_path)
+  stored = 0
+  mismatched = []
+  labelled = 0
+  for ex in tfds.as_numpy(builder.as_dataset(split=split)):
+    record = type('R', (), {'source': ex['source'].decode(), 'pseudo': {}})()
+    pseudo.attach([record], table)
+    stored += 1
+    want = [record.pseudo.get(a) for a in au_ids]
+    got = [int(v) if m else None for v, m in zip(ex['pseudo_au'], ex['pseudo_mask'])]
+    labelled += any(v is not None for v in got)
+    if want != got:
+      mismatched.append(record.source)
+  return {'stored': stored, 'with_pseudo_labels': labelled, 'csv_rows': len(table),
+          'mismatched': len(mismatched), 'first_mismatches': mismatched[:5]}
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  sub = p.add_subparsers(dest='command', required=True)
+  f = sub.add_parser('flip')
+  f.add_argument('--manifest', required=True)
+  f.add_argument('--rate', type=float, required=True)
+  f.add_argument('--seed', type=int, default=0)
+  f.add_argument('--out', required=True)
+  s = sub.add_parser('score')
+  s.add_argument('--manifest', required=True)
+  s.add_argument('--pseudo', required=True)
+  r = sub.add_parser('roundtrip')
+  r.add_argument('--pseudo', required=True)
+  r.add_argument('--prepared', required=True)
+  args = p.parse_args()
+  if args.command == 'flip':
+    print(flip(args.manifest, args.rate, args.seed, args.out))
+  elif args.command == 'score':
+    print(json.dumps(score(args.manifest, args.pseudo)))
+  else:
+    result = roundtrip(args.pseudo, args.prepared)
+    print(json.dumps(result))
+    return int(result['mismatched'] > 0)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
