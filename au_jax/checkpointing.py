@@ -16,10 +16,12 @@ import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint.checkpoint_managers import preservation_policy
 
+from au_jax import errors
+
 METRIC = 'val_f1'
 
 
-class ShapeMismatch(ValueError):
+class ShapeMismatch(errors.InputError):
   """A checkpoint holds variables of another shape, or lacks some."""
 
 
@@ -114,3 +116,36 @@ def restore_latest(mngr, state, mesh):
 def best_or_latest_step(mngr):
   best = mngr.best_step()
   return best if best is not None else mngr.latest_step()
+
+
+def choose_step(mngr, where, step=None):
+  """`step` if it was saved, else the best step by validation F1, else the latest;
+  InputError naming `where` when there is none."""
+  steps = list(mngr.all_steps())
+  if not steps:
+    raise errors.InputError(f'{where} holds no finished checkpoint')
+  if step is not None:
+    if step not in steps:
+      raise errors.InputError(f'step {step} is not in {where} (steps: '
+                              f'{", ".join(map(str, sorted(steps)))})')
+    return step
+  return best_or_latest_step(mngr)
+
+
+def restore_variables(stage_dir, step, shapes, sharding):
+  """(the variables of the dict tree `shapes` (e.g. params and batch_stats of the
+  inference paths only), placed with `sharding`; the step read; its meta dict) from the
+  saves of `stage_dir`. step None = the best step, else the latest. The rest of the
+  training state is not read."""
+  mngr = read_only_manager(stage_dir)
+  step = choose_step(mngr, stage_dir, step)
+  check_shapes(shapes, saved_tree(mngr, step), f'{stage_dir}/{step}')
+  item = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
+                      shapes)
+  out = mngr.restore(step, args=ocp.args.Composite(
+      state=ocp.args.PyTreeRestore(
+          item=item, restore_args=ocp.checkpoint_utils.construct_restore_args(item),
+          partial_restore=True),
+      meta=ocp.args.JsonRestore()))
+  mngr.close()
+  return dict(out['state']), step, dict(out['meta'] or {})

@@ -11,6 +11,8 @@ import logging
 import os
 import sys
 
+from au_jax import errors
+
 # name -> module; the order is the order of `au-jax --help`.
 SUBCOMMANDS = {
     'demo': 'au_jax.commands.demo',
@@ -24,9 +26,6 @@ SUBCOMMANDS = {
     'compare': 'au_jax.commands.compare',
     'summary': 'au_jax.commands.summary',
 }
-
-# Errors that are the user's input, not our bug: printed as one line, exit code 2.
-_USER_ERRORS = ('ConfigError', 'DataError', 'InputError', 'GeometryError')
 
 
 def quiet_libraries():
@@ -63,14 +62,9 @@ def main(argv=None):
   args.extra_args = rest
   try:
     return args.func(args) or 0
-  except FileNotFoundError as e:
+  except (errors.UserError, FileNotFoundError) as e:  # the user's input, not our bug
     print(f'au-jax {args.command}: error: {e}', file=sys.stderr)
     return 2
-  except Exception as e:  # pylint: disable=broad-except
-    if any(cls.__name__ in _USER_ERRORS for cls in type(e).__mro__):
-      print(f'au-jax {args.command}: error: {e}', file=sys.stderr)
-      return 2
-    raise
 
 
 if __name__ == '__main__':

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from au_jax import errors
 from au_jax import provenance
 
 # Fields that say which fold a run is, not what it trains.
@@ -26,8 +27,7 @@ FOLD_FIELDS = ('data.source_train_split', 'data.source_eval_splits')
 _NOT_IN_NAMES = ('seed', 'ablation', *provenance.PLACES, *FOLD_FIELDS)
 
 
-class InputError(ValueError):
-  """A RUN that cannot be compared (au-jax prints it as one line)."""
+InputError = errors.InputError  # e.g. a RUN that cannot be compared
 
 
 @dataclasses.dataclass
@@ -217,16 +217,6 @@ def table7_columns(runs, diagnostics=False):
 
 # -- workdirs ------------------------------------------------------------------------------
 
-def _flat(tree, prefix=''):
-  out = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      out.update(_flat(value, f'{prefix}{key}.'))
-    else:
-      out[prefix + key] = tuple(value) if isinstance(value, list) else value
-  return out
-
-
 def _read_json(path):
   with open(path, encoding='utf-8') as f:
     return json.load(f)
@@ -246,7 +236,7 @@ def load_run(workdir, label=None):
            else 'no such folder')
     raise InputError(f'{workdir}: no results.json ({why})')
   saved = _read_json(path)
-  config = (_flat(config_lib.load_saved_config(workdir).to_dict())
+  config = (config_lib.flatten(config_lib.load_saved_config(workdir).to_dict())
             if os.path.isfile(os.path.join(workdir, config_lib.SAVED_CONFIG)) else {})
   step = saved.get('step')
   diag_file = os.path.join(workdir, 'evaluate', f'step_{step}_diagnostics.json')

@@ -7,12 +7,14 @@ Every check here runs before anything is compiled, so a bad value fails with one
 import importlib.util
 import json
 import os
-import sys
 
 import ml_collections
 
+from au_jax import ablations
+from au_jax import errors
 
-class ConfigError(ValueError):
+
+class ConfigError(errors.UserError, ValueError):
   """A config value that cannot work; the message names the field."""
 
 
@@ -20,9 +22,6 @@ def load_config(path):
   """Runs `get_config()` of a config file (the same files `--config` takes)."""
   if not os.path.isfile(path):
     raise ConfigError(f'config file not found: {path}')
-  root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
-  if root not in sys.path:  # lets `from configs import default` work from anywhere
-    sys.path.insert(0, root)
   spec = importlib.util.spec_from_file_location('_au_jax_config', path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
@@ -49,9 +48,6 @@ def from_command_line(path, overrides):
   bad = [a for a in overrides if not a.startswith('--config.')]
   if bad:
     raise ConfigError(f'unrecognized arguments: {" ".join(bad)}')
-  root = os.path.dirname(os.path.dirname(os.path.abspath(file)))
-  if root not in sys.path:
-    sys.path.insert(0, root)
   argv = ['au-jax', f'--config={path}', *overrides]
   values = flags.FlagValues()
   # sys_argv: read the overrides from these args, not from sys.argv (cli.main(argv)).
@@ -92,28 +88,34 @@ def load_saved_config(workdir):
   return ml_collections.ConfigDict(config)
 
 
+def flatten(tree, prefix=''):
+  """{'model.hidden': 16, ...} of a nested dict (a ConfigDict's to_dict()); lists
+  become tuples, so values compare and hash alike whether they were read from JSON."""
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      out.update(flatten(value, f'{prefix}{key}.'))
+    else:
+      out[prefix + key] = tuple(value) if isinstance(value, list) else value
+  return out
+
+
+def differences(old, new):
+  """{field: (old value, new value)} where two configs (ConfigDicts or nested dicts)
+  differ; a field one of them lacks has the value None there. The one "what changed
+  between two configs" of au_jax: resuming, evaluating and comparing runs use it."""
+  old, new = (flatten(c.to_dict() if hasattr(c, 'to_dict') else c) for c in (old, new))
+  return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
+          if old.get(k) != new.get(k)}
+
+
 def changed_fields(workdir, config):
   """['model.hidden: 16 → 8', ...]: the fields where `config` differs from the config
   saved in `workdir` (none if the workdir has no saved config)."""
   if not os.path.isfile(os.path.join(workdir, SAVED_CONFIG)):
     return []
-  old, new = _flat(load_saved_config(workdir).to_dict()), _flat(config.to_dict())
-  return [f'{k}: {old.get(k)!r} → {new.get(k)!r}' for k in sorted(set(old) | set(new))
-          if _plain(old.get(k)) != _plain(new.get(k))]
-
-
-def _flat(tree, prefix=''):
-  out = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      out.update(_flat(value, f'{prefix}{key}.'))
-    else:
-      out[prefix + key] = value
-  return out
-
-
-def _plain(value):
-  return list(value) if isinstance(value, (list, tuple)) else value
+  return [f'{k}: {a!r} → {b!r}'
+          for k, (a, b) in differences(load_saved_config(workdir), config).items()]
 
 
 def _merge_into(base, new):
@@ -125,20 +127,11 @@ def _merge_into(base, new):
 
 
 def apply_ablation(config):
-  """A copy of `config` with the switches of its Table 7 row (`configs/table7.py`) set."""
-  from configs import table7  # pylint: disable=g-import-not-at-top
-  row = config.ablation
-  if row not in table7.ROWS and row not in table7.MODES:
-    raise ConfigError(f"config.ablation={row!r} is not one of "
-                      f"{', '.join(repr(k) for k in (*table7.MODES, *table7.ROWS))}")
-  config = ml_collections.ConfigDict(config.to_dict())
-  if row in table7.ROWS:
-    config.loss.update(table7.ROWS[row])
-    if row in table7.SHARED_ENCODER_ROWS:
-      config.model.share_feature_encoder = True
-    if not config.loss.target_landmark_branch:
-      config.loss.target_heatmaps = 'annotation'  # no branch to make them (ADLD)
-  return config
+  """A copy of `config` with the switches of its Table 7 row set (au_jax/ablations.py)."""
+  try:
+    return ablations.apply(config)
+  except ablations.AblationError as e:
+    raise ConfigError(str(e)) from None
 
 
 def is_source_only(config):

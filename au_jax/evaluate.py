@@ -87,13 +87,11 @@ def check_same_model(config, workdir):
   """
   if not os.path.isfile(os.path.join(workdir, config_lib.SAVED_CONFIG)):
     return
-  saved = config_lib.load_saved_config(workdir).data
-  for field in ('au_ids', 'crop_size'):
-    mine, theirs = config.data[field], saved[field]
-    if isinstance(mine, (list, tuple)):
-      mine, theirs = tuple(mine), tuple(theirs)
-    if mine != theirs:
-      raise inference.InputError(f'config.data.{field}={mine} but {workdir} was trained '
+  changed = config_lib.differences(config_lib.load_saved_config(workdir), config)
+  for field in ('data.au_ids', 'data.crop_size'):
+    if field in changed:
+      theirs, mine = changed[field]
+      raise inference.InputError(f'config.{field}={mine} but {workdir} was trained '
                                  f'with {theirs}')
 
 

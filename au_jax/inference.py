@@ -33,14 +33,14 @@ import numpy as np
 
 from au_jax import checkpointing
 from au_jax import config_lib
+from au_jax import errors
 from au_jax import target_statistics
 from au_jax.geometry import landmarks as lm
 
 PATHS = ('source', 'target')
 
 
-class InputError(ValueError):
-  """A user mistake: a wrong path, image shape or option; the message says which."""
+InputError = errors.InputError
 
 
 class Prediction(NamedTuple):
@@ -258,20 +258,6 @@ def find_config(stage_dir):
                    '(load(..., config=...))')
 
 
-def choose_step(mngr, stage_dir, step=None):
-  """`step` if it exists, else the best step by validation F1, else the latest."""
-  steps = list(mngr.all_steps())
-  if not steps:
-    raise InputError(f'{stage_dir} holds no finished checkpoint')
-  if step is not None:
-    if step not in steps:
-      raise InputError(f'step {step} is not in {stage_dir} (steps: '
-                       f'{", ".join(map(str, sorted(steps)))})')
-    return step
-  best = mngr.best_step()
-  return best if best is not None else mngr.latest_step()
-
-
 def _merge(a, b):
   out = dict(a)
   for k, v in b.items():
@@ -299,28 +285,6 @@ def inference_shapes(model, crop_size, own_paths=()):
   return shapes
 
 
-def restore_variables(stage_dir, step, shapes, sharding):
-  """(params and batch_stats placed with `sharding`, the step read, its meta dict);
-  step None = the best step, else the latest."""
-  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
-  mngr = checkpointing.read_only_manager(stage_dir)
-  step = choose_step(mngr, stage_dir, step)
-  try:
-    checkpointing.check_shapes(shapes, checkpointing.saved_tree(mngr, step),
-                               f'{stage_dir}/{step}')
-  except checkpointing.ShapeMismatch as e:
-    raise InputError(str(e)) from None
-  item = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
-                      shapes)
-  out = mngr.restore(step, args=ocp.args.Composite(
-      state=ocp.args.PyTreeRestore(
-          item=item, restore_args=ocp.checkpoint_utils.construct_restore_args(item),
-          partial_restore=True),
-      meta=ocp.args.JsonRestore()))
-  mngr.close()
-  return dict(out['state']), step, dict(out['meta'] or {})
-
-
 def load(checkpoint, *, step=None, config=None, path=None, sharding=None):
   """A Predictor from a training workdir or checkpoint folder.
 
@@ -340,6 +304,6 @@ def load(checkpoint, *, step=None, config=None, path=None, sharding=None):
   shapes = inference_shapes(model, config.data.crop_size,
                             target_statistics.own_paths(config))
   sharding = sharding or jax.sharding.SingleDeviceSharding(jax.devices()[0])
-  variables, step, _ = restore_variables(
+  variables, step, _ = checkpointing.restore_variables(
       stage_dir, step if step is not None else named_step, shapes, sharding)
   return Predictor(model, variables, config, step=step, path=path, checkpoint=stage_dir)

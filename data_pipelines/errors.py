@@ -5,7 +5,10 @@ message must fit on one line and name the file (and row) at fault.
 """
 
 
-class DataError(Exception):
+from au_jax.errors import UserError
+
+
+class DataError(UserError):
   """Bad user input: a missing file, a malformed row, an impossible request."""
 
 

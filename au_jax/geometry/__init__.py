@@ -1,4 +1,5 @@
-"""Geometry, the ground floor of au_jax: it imports nothing else of the project.
+"""Geometry, the ground floor of au_jax: it imports nothing else of the project but the
+`UserError` base class (au_jax/errors.py).
 
 - `landmarks`: the 49-point conventions (68/66 → 49, eye centres, flip, the AU-centre
   refinement and the heat-map cells of Eq. 2), docs/method.md §3.2 and §5;
@@ -6,9 +7,13 @@
 - `faces`: face detection with 68-point landmarks (dlib, the `[faces]` extra) and the
   detect-then-align step that turns a photo into model crops.
 
-Every error raised here is a `GeometryError`, a `ValueError`, with a one-line message.
+Every error raised here is a `GeometryError`, a `UserError` and a `ValueError`, with a
+one-line message.
 """
 
 
-class GeometryError(ValueError):
+from au_jax.errors import UserError
+
+
+class GeometryError(UserError, ValueError):
   """Landmarks, an image or a detector that geometry cannot work with."""
