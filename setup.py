@@ -10,6 +10,10 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     python_requires='>=3.10',
+    # configs/ is installed too: ml_collections config files are plain modules that build
+    # on each other (`from configs import default`, as in flax's examples) wherever
+    # `--config FILE` points, and a saved workdir's config takes fields added since from
+    # configs/default.py. au_jax never edits sys.path to find them.
     packages=find_packages(include=['au_jax', 'au_jax.*', 'configs', 'data_pipelines',
                                     'data_pipelines.*']),
     install_requires=[

@@ -31,7 +31,7 @@ def metadata(predictor, path, fmt):
   return {'format': fmt, 'au_ids': list(predictor.au_ids), 'crop_size': predictor.crop_size,
           'path': path, 'step': predictor.step, 'checkpoint': predictor.checkpoint,
           'input': 'images: uint8 (batch, crop_size, crop_size, 3) RGB faces aligned as in '
-                   'training (au_jax.geometry.faces.find_faces)',
+                   'training (au_jax.faces.find_faces)',
           'outputs': {'au_probs': '(batch, n_au) probabilities, in au_ids order',
                       'landmarks': '(batch, 49, 2) (x, y) in crop pixels'}}
 

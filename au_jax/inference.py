@@ -16,17 +16,14 @@ partial restore): no optimiser state, no discriminators, no training data. Array
 placed on one device (or a given sharding) whatever device count wrote the checkpoint.
 
 Raw photos: `predictor.predict_faces(rgb)` detects faces with dlib (the `[faces]`
-extra), aligns them as training did (`au_jax.geometry.faces`, docs/method.md §5) and maps
+extra), aligns them as training did (`au_jax.faces`, docs/method.md §5) and maps
 the model's landmarks back to the photo's pixels.
 """
 
-import dataclasses
 import functools
 import os
-import time
 from typing import Any, NamedTuple
 
-import cv2
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -204,8 +201,8 @@ class Predictor:
                     landmarks=True):
     """Detects, aligns and predicts every face of an RGB photo; returns a list of Face
     (Face.landmarks None without `landmarks`).
-    detector: default `geometry.faces.DlibDetector()` (loaded once)."""
-    from au_jax.geometry import faces as faces_lib  # pylint: disable=g-import-not-at-top
+    detector: default `faces.DlibDetector()` (loaded once)."""
+    from au_jax import faces as faces_lib  # pylint: disable=g-import-not-at-top
     detector = detector or faces_lib.default_detector()
     faces = faces_lib.find_faces(image, detector, self.crop_size, self.aligned_size,
                                  max_size)

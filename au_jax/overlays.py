@@ -25,7 +25,7 @@ def display_scale(height, width, min_height=360, max_height=960, max_width=1600)
 
 def draw(image, faces, au_ids, threshold=0.5, original_size=None, tracks=None):
   """RGB uint8 overlay of `faces` (objects with box, landmarks68, landmarks, au_probs in
-  the original image's pixels, as `au_jax.geometry.faces.Face`) on `image` (H, W, 3) RGB.
+  the original image's pixels, as `au_jax.faces.Face`) on `image` (H, W, 3) RGB.
 
   original_size: (H, W) of the original when `image` is already a display-size copy
   (what `au-jax predict` keeps while frames wait for the network).

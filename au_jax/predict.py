@@ -1,7 +1,7 @@
 """Faces in the wild: photos, folders and videos → faces → batches → CSV rows and overlays.
 
 Each image or video frame: the detector finds the faces and their 68 landmarks
-(`au_jax.geometry.faces`), each face is aligned exactly as training data were
+(`au_jax.faces`), each face is aligned exactly as training data were
 (docs/method.md §5), the faces of many frames go through the network in fixed-size jitted
 batches (`au_jax.inference.Predictor`), and one CSV row per face is written
 (docs/method.md §8), with `success=0` rows for frames without a face. `au-jax predict`
@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from au_jax import tracking
-from au_jax.geometry import faces as faces_lib
+from au_jax import faces as faces_lib
 from au_jax.geometry import pose as pose_lib
 from au_jax.inference import InputError
 

@@ -20,7 +20,7 @@ per image, detection and 68 landmarks together, after a warm-up call.
 
 `--calibrate` fits, instead, where each other detector's box lies relative to dlib's HOG
 box of the same face (the box its 68-point model was trained on), on SynthAU training
-images: the CALIBRATION constants of au_jax/geometry/faces.py.
+images: the CALIBRATION constants of au_jax/faces/.
 
 The Markdown table goes to stdout, everything to the `--out` JSON.
 """
@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cv2  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-from au_jax.geometry import faces  # pylint: disable=g-import-not-at-top,wrong-import-position
+from au_jax import faces  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # name -> (detector name, options)
 DETECTORS = {
@@ -228,8 +228,8 @@ def match(detections, truths):
   for truth in truths:
     (x0, y0), (x1, y1) = truth.min(0), truth.max(0)
     for k, d in enumerate(detections):
-      left, top, right, bottom = d.box
-      cx, cy, w = (left + right) / 2, (top + bottom) / 2, right - left
+      x, y, w, h = d.box
+      cx, cy = x + w / 2, y + h / 2
       if (k not in used and x0 <= cx <= x1 and y0 <= cy <= y1
           and 0.5 <= w / (x1 - x0) <= 2.0):
         used.add(k)

@@ -121,7 +121,7 @@ def write_video(path, frames, size=(640, 360), fps=25):
 
 def end_to_end(workdir, video, batch_size=32):
   from au_jax import predict  # pylint: disable=g-import-not-at-top
-  from au_jax.geometry import faces  # pylint: disable=g-import-not-at-top
+  from au_jax import faces  # pylint: disable=g-import-not-at-top
   predictor = inference.load(workdir)
   compile_seconds = predict.warm_up(predictor, batch_size, None)
   summary = predict.predict_files(predictor, [video], csv.writer(io.StringIO()),
@@ -153,7 +153,7 @@ def compare_video(workdir, video, modes=VIDEO_MODES, batch_size=32, repeats=2,
   """{mode: {frames_per_s, seconds, face_rows, detection and network shares,
   max_au_difference}} of `au-jax predict` on `video` in each mode, on one predictor."""
   from au_jax import predict  # pylint: disable=g-import-not-at-top
-  from au_jax.geometry import faces  # pylint: disable=g-import-not-at-top
+  from au_jax import faces  # pylint: disable=g-import-not-at-top
   predictor = inference.load(workdir)
   predict.warm_up(predictor, batch_size, None, landmarks)
   detector = faces.DlibDetector()

@@ -153,7 +153,7 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
   if detector != 'hog' and not detect_landmarks:
     raise DataError(f'--detector {detector} is for --detect-landmarks')
   if detect_landmarks and detect is None:
-    from au_jax.geometry import faces  # pylint: disable=g-import-not-at-top
+    from au_jax import faces  # pylint: disable=g-import-not-at-top
     # HOG at upsample 1 and dlib's own threshold: a face missed here is a training image
     # lost. Only the largest face is used, so auto needs no CNN pass for group photos.
     detector_options = {'hog': {'upsample': 1, 'min_score': 0.0},

@@ -12,7 +12,7 @@ import tensorflow_datasets as tfds
 from au_jax.geometry import landmarks as lm
 from au_jax.geometry import align
 from au_jax.geometry import GeometryError
-from au_jax.geometry import faces
+from au_jax import faces
 from data_pipelines import metadata as meta
 from data_pipelines import prepare
 from data_pipelines import process
@@ -179,14 +179,14 @@ def test_detected_landmarks_and_no_face(tmp_path):
 
 
 def test_faces_extra_missing_gives_a_clear_error(monkeypatch):
-  faces._models.cache_clear()
+  faces.models.hog_and_shape_predictor.cache_clear()
   import importlib.util
   monkeypatch.setattr(importlib.util, 'find_spec', lambda name: None)
   with pytest.raises(GeometryError, match=r'pip install -e "\.\[faces\]"'):
     faces.predictor_path()
   with pytest.raises(GeometryError, match='faces'):
     faces.check_available()
-  faces._models.cache_clear()
+  faces.models.hog_and_shape_predictor.cache_clear()
 
 
 def test_predictor_path_without_importing_the_package(tmp_path, monkeypatch):

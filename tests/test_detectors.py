@@ -11,7 +11,7 @@ from skimage import data as skdata
 
 from au_jax import cli
 from au_jax.geometry import GeometryError
-from au_jax.geometry import faces
+from au_jax import faces
 
 # Eye centres of astronaut(), marked by hand (as in test_predict.py); a detected eye
 # centre must lie within 10% of the inter-ocular distance (4.4 pixels).
@@ -44,9 +44,9 @@ def test_unknown_detector_is_a_one_line_geometry_error():
 
 
 def test_missing_model_packages_are_one_line_errors(monkeypatch):
-  faces._models.cache_clear()
-  faces._cnn_model.cache_clear()
-  faces._blazeface_interpreter.cache_clear()
+  faces.models.hog_and_shape_predictor.cache_clear()
+  faces.models.cnn_model.cache_clear()
+  faces.blazeface._blazeface_interpreter.cache_clear()
   monkeypatch.setattr(importlib.util, 'find_spec', lambda name: None)
   try:
     for name, package in (('cnn', 'face-recognition-models'),
@@ -57,8 +57,8 @@ def test_missing_model_packages_are_one_line_errors(monkeypatch):
       assert package in str(info.value) and '\n' not in str(info.value), name
   finally:
     monkeypatch.undo()
-    faces._models.cache_clear()
-    faces._cnn_model.cache_clear()
+    faces.models.hog_and_shape_predictor.cache_clear()
+    faces.models.cnn_model.cache_clear()
 
 
 @pytest.mark.parametrize('name', ['hog', 'cnn'])
@@ -66,8 +66,8 @@ def test_hog_and_cnn_find_the_astronaut(name, astronaut):
   found = faces.make_detector(name)(astronaut)
   assert len(found) == 1
   assert_on_the_eyes(found[0])
-  left, top, right, bottom = found[0].box
-  assert left < LEFT_EYE[0] < RIGHT_EYE[0] < right and top < LEFT_EYE[1] < bottom
+  x, y, w, h = found[0].box
+  assert x < LEFT_EYE[0] < RIGHT_EYE[0] < x + w and y < LEFT_EYE[1] < y + h
 
 
 def test_blazeface_finds_the_astronaut_or_says_how_to_install(astronaut):
@@ -108,9 +108,8 @@ def test_auto_finds_a_face_hog_misses(astronaut):
   assert np.linalg.norm(mouth - moved[48:68].mean(0)) < 2 * TOLERANCE
 
 
-def _face(left, top, size, score=1.0):
-  return faces.Detection((left, top, left + size, top + size), score,
-                         np.zeros((68, 2), np.float32))
+def _face(x, y, size, score=1.0):
+  return faces.Detection((x, y, size, size), score, np.zeros((68, 2), np.float32))
 
 
 class Stage:
@@ -134,7 +133,7 @@ def test_auto_falls_back_when_the_fast_detector_finds_nothing():
   log = []
   auto = _auto([], [_face(50, 40, 100)], log)
   found = auto(np.zeros((300, 500, 3), np.uint8))  # longer side 500: fast upsamples
-  assert [f.box for f in found] == [(50, 40, 150, 140)]
+  assert [f.box for f in found] == [(50, 40, 100, 100)]
   assert log == [('fast up1', (300, 500, 3)), ('robust up0', (300, 500, 3))]
   assert (auto.calls, auto.fallbacks) == (1, 1)
 
@@ -142,8 +141,8 @@ def test_auto_falls_back_when_the_fast_detector_finds_nothing():
 def test_auto_keeps_a_single_fast_face_and_upsamples_only_small_images():
   log = []
   auto = _auto([_face(10, 10, 90)], [_face(300, 10, 90)], log)
-  assert [f.box for f in auto(np.zeros((1000, 1200, 3), np.uint8))] == [(10, 10, 100, 100)]
-  assert [f.box for f in auto(np.zeros((300, 380, 3), np.uint8))] == [(10, 10, 100, 100)]
+  assert [f.box for f in auto(np.zeros((1000, 1200, 3), np.uint8))] == [(10, 10, 90, 90)]
+  assert [f.box for f in auto(np.zeros((300, 380, 3), np.uint8))] == [(10, 10, 90, 90)]
   assert [name for name, _ in log] == ['fast up0', 'fast up1']  # 1200 > 800 >= 380
   assert auto.fallbacks == 0
   log.clear()
@@ -162,8 +161,8 @@ def test_auto_adds_the_faces_hog_missed_in_a_group():
   robust = [_face(12, 5, 95), _face(400, 20, 70), _face(198, 14, 84)]  # one new face
   auto = _auto(fast, robust, log)
   found = auto(np.zeros((500, 1000, 3), np.uint8))
-  assert [f.box for f in found] == [(10, 10, 100, 100), (200, 10, 280, 90),
-                                    (400, 20, 470, 90)]  # largest first
+  assert [f.box for f in found] == [(10, 10, 90, 90), (200, 10, 80, 80),
+                                    (400, 20, 70, 70)]  # largest first
   assert auto.fallbacks == 1
   log.clear()
   auto = _auto(fast, robust, log, group=None)  # only when nothing is found

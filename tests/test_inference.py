@@ -15,7 +15,7 @@ from au_jax import evaluate
 from au_jax import inference
 from au_jax.geometry import GeometryError
 from au_jax.geometry import align
-from au_jax.geometry import faces as faces_lib
+from au_jax import faces as faces_lib
 from au_jax.geometry import landmarks as lm
 from data_pipelines import fakes
 import _trained
@@ -199,7 +199,8 @@ def test_restores_a_checkpoint_written_on_four_devices(run, predictor, tmp_path)
 # -- faces in the wild (no dlib needed: a detector that knows the drawn landmarks) --------
 
 class KnownFaces:
-  """A detector returning given 68-point landmarks (in the image it is called on)."""
+  """A detector returning given 68-point landmarks (in the image it is called on), in
+  (x, y, w, h) boxes as every detector gives them."""
 
   def __init__(self, *points):
     self.points = points
@@ -208,7 +209,8 @@ class KnownFaces:
     out = []
     for p in self.points:
       (x0, y0), (x1, y1) = p.min(0), p.max(0)
-      out.append(((int(x0), int(y0), int(x1), int(y1)), 1.0, p.astype(np.float32)))
+      out.append(((int(x0), int(y0), int(x1) - int(x0) + 1, int(y1) - int(y0) + 1), 1.0,
+                  p.astype(np.float32)))
     return out
 
 

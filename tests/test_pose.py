@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from au_jax.geometry import faces as faces_lib
+from au_jax import faces as faces_lib
 from au_jax.geometry import pose
 
 

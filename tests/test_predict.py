@@ -13,7 +13,7 @@ from skimage import data as skdata
 
 import _trained
 from au_jax import inference
-from au_jax.geometry import faces as faces_lib
+from au_jax import faces as faces_lib
 from au_jax import predict
 from data_pipelines import fakes
 
@@ -222,7 +222,8 @@ class DrawnFaces:
     if points is None:
       return []
     (x0, y0), (x1, y1) = points.min(0), points.max(0)
-    return [((int(x0), int(y0), int(x1), int(y1)), 1.0, points.astype(np.float32))]
+    box = (int(x0), int(y0), int(x1) - int(x0) + 1, int(y1) - int(y0) + 1)  # (x, y, w, h)
+    return [(box, 1.0, points.astype(np.float32))]
 
 
 def test_batches_across_frames_keep_row_order(run, tmp_path):

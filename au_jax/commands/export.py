@@ -11,7 +11,7 @@ without the training code (see au_jax/export.py and docs/inference.md).
                jax.export.deserialize in any JAX program
 
 Inputs are RGB faces aligned as in training, S = the crop size (au-jax predict does the
-alignment; so does au_jax.geometry.faces.find_faces).
+alignment; so does au_jax.faces.find_faces).
 """
 
 

@@ -109,7 +109,7 @@ def add_parser(subparsers):
 
 def run(args):
   from au_jax import inference, predict  # pylint: disable=g-import-not-at-top
-  from au_jax.geometry import faces  # pylint: disable=g-import-not-at-top
+  from au_jax import faces  # pylint: disable=g-import-not-at-top
   for name in ('batch_size', 'frame_step', 'max_size', 'detect_every'):
     if getattr(args, name) < 1:
       raise inference.InputError(f'--{name.replace("_", "-")} must be at least 1')

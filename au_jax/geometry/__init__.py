@@ -4,8 +4,9 @@
 - `landmarks`: the 49-point conventions (68/66 → 49, eye centres, flip, the AU-centre
   refinement and the heat-map cells of Eq. 2), docs/method.md §3.2 and §5;
 - `align`: ADLD's similarity alignment of a face on its 49 landmarks (docs/method.md §5);
-- `faces`: face detection with 68-point landmarks (dlib, the `[faces]` extra) and the
-  detect-then-align step that turns a photo into model crops.
+- `pose`: head pose from the 68 points.
+Face detection, and the detect-then-align step that turns a photo into model crops, is
+the floor above: `au_jax.faces`.
 
 Every error raised here is a `GeometryError`, a `UserError` and a `ValueError`, with a
 one-line message.

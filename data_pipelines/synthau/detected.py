@@ -36,7 +36,7 @@ DETECTOR_OPTIONS = {'hog': {'upsample': 1, 'min_score': 0.0},
 
 
 def make_detector(name='hog'):
-  from au_jax.geometry import faces  # pylint: disable=import-outside-toplevel
+  from au_jax import faces  # pylint: disable=import-outside-toplevel
   return faces.make_detector(name, **DETECTOR_OPTIONS.get(name, {}))
 
 
