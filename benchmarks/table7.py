@@ -18,7 +18,7 @@ E_au statistics from wild images, probes) in the entry; --diagnostics-only adds 
 the runs already in --out whose workdirs exist, without training.
 
 --set KEY=VALUE (repeatable) overrides a config field for every run, e.g. the loss-scale
-and schedule experiments of the README:
+and schedule experiments of docs/experiments.md:
 
   python benchmarks/table7.py --rows G source_only --seeds 0 --tag long \
       --set stage2.epochs=24 --set stage2.constant_epochs=9 --set stage2.decay_epochs=15 \

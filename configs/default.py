@@ -63,7 +63,7 @@ def get_config():
   c.model.projector_hidden = 64
   # The paper's two extractors E_f^s, E_f^t, each initialised from its domain's branch;
   # True = ADLD's one shared E_f (row A always shares). Measured on SynthAU, two
-  # extractors match or beat one (docs/results.md, "What we found on the way").
+  # extractors match or beat one (docs/experiments.md, item 4).
   c.model.share_feature_encoder = False
 
   c.loss = ml_collections.ConfigDict()
@@ -114,7 +114,7 @@ def get_config():
       'landmark': {'learning_rate': 5e-4, 'b1': 0.9, 'b2': 0.999},
   })
 
-  # Many devices (README, "Batch size and learning rates on many devices"): with
+  # Many devices (docs/training.md, "Batch size and learning rates on many devices"): with
   # per_device_batch_size > 0 each stage's global batch is that times the device count,
   # and every learning rate is scaled from the batch the rates above were tuned for,
   # 'sqrt' (Adam's square-root rule), 'linear' or 'none'.

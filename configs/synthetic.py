@@ -46,13 +46,13 @@ def get_config():
   # Heat maps of wild faces from their annotations (as ADLD), not from the target
   # landmark branch: SynthAU's wild landmarks are exact, and the branch's predictions
   # during training miss them by about half a heat-map cell, about the size of the
-  # landmark motion an AU causes at 16×16 maps (README, "Results"). configs/default.py
+  # landmark motion an AU causes at 16×16 maps (docs/experiments.md, item 3). configs/default.py
   # ships 'annotation' too, measured under a detector's landmarks (docs/results.md).
   c.loss.target_heatmaps = 'annotation'
   # The target path's own E_au statistics, from unlabelled wild training images (not in
   # the paper or ADLD; docs/method.md §10). With the projectors G_st's output is ~1.3×
   # wider than F, and E_au's mixed running statistics put the target path's
-  # probabilities off 0.5 (README, "Results": row G 55.3 ± 8.7 → 'wild' row G+wild).
+  # probabilities off 0.5 (docs/experiments.md, items 7–8: row G → row G+wild).
   c.train.target_path_statistics = 'wild'
   c.train.log_every_steps = 25
   c.train.checkpoint_every_steps = 200

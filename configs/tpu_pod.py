@@ -2,7 +2,7 @@
 
 16 images per device in each domain, bfloat16 activations (float32 parameters and
 losses), learning rates scaled from the paper's batch of 8 by the square-root rule for
-Adam (README, "Batch size and learning rates on many devices"). On a v4-32 slice (16
+Adam (docs/training.md, "Batch size and learning rates on many devices"). On a v4-32 slice (16
 chips) the global batch is 256 and the rates are 5.7× the paper's.
 
   au-jax train --config configs/tpu_pod.py --workdir gs://bucket/runs/pod --distributed

@@ -1,0 +1,211 @@
+"""Renders the docs' figures from the benchmark JSON files, so that no number is typed twice.
+
+  python benchmarks/render_docs.py          # rewrite the pages below
+  python benchmarks/render_docs.py --check  # exit 1 if one is stale (tests/test_docs.py)
+
+docs/templates/NAME.md becomes docs/NAME.md; docs/templates/readme_results.md fills the
+README's block between the `<!-- results -->` markers. A template is Markdown with
+`{{ expression }}` fields, evaluated with the functions below, e.g.
+`{{ f1('table7_detected', 'default') }}` → `40.1 ± 0.8` (wild test F1, mean ± population
+std over seeds, in %), or a whole table with `{{ table('table7_synthau') }}`. Rerun it
+after a benchmark writes its JSON.
+"""
+
+import argparse
+import functools
+import json
+import os
+import re
+import sys
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from au_jax import compare
+from benchmarks import table7
+
+PAGES = ('results', 'experiments')
+README_BLOCK = ('<!-- results: rendered from docs/templates/readme_results.md -->',
+                '<!-- end of results -->')
+FIELD = re.compile(r'\{\{(.+?)\}\}', re.S)
+
+
+@functools.lru_cache(maxsize=None)
+def load(name):
+  with open(os.path.join(REPO, 'benchmarks', f'{name}.json'), encoding='utf-8') as f:
+    return json.load(f)
+
+
+@functools.lru_cache(maxsize=None)
+def _rows(name):
+  return {row.name: row for row in compare.group(table7.entry_runs(load(name)))}
+
+
+def _row(name, row):
+  rows = _rows(name)
+  if row not in rows:
+    raise KeyError(f'benchmarks/{name}.json has no row {row!r} (rows: {", ".join(rows)})')
+  return rows[row]
+
+
+AUS = (1, 2, 4, 6, 12, 17)  # the AUs of every SynthAU Table 7 run
+
+
+def _per_au(run, split, au):
+  r = run.results.get(split)
+  ids = list(r.get('au_ids', AUS)) if r else []
+  return 100 * r['f1'][ids.index(au)] if au in ids else None
+
+
+def _value(split='target_test', au=None, path=None, key='f1_mean'):
+  """A run -> the value (%) a column shows: F1 of `split` (of one AU), or a diagnostic."""
+  if au is not None:
+    return lambda r: _per_au(r, split, au)
+  if path is None and key == 'f1_mean':
+    return lambda r: compare.f1(r, split)
+  own = lambda r: path or compare.own_path(r, split)
+  return lambda r: compare.diagnostic(r, split, own(r), key)
+
+
+def f1(name, row, split='target_test', au=None, show='mean_std', path=None, key='f1_mean'):
+  """'48.8 ± 4.7': a row's score over its seeds (show 'mean', 'each' or 'count' too)."""
+  column = compare.Column('', _value(split, au, path, key), show=show, bare_single=True)
+  return compare.cell(_row(name, row), column)
+
+
+def mean(name, row, split='target_test', au=None, path=None, key='f1_mean'):
+  values = [v for v in map(_value(split, au, path, key), _row(name, row).runs)
+            if v is not None]
+  return float(np.mean(values))
+
+
+def diff(name_a, row_a, name_b, row_b, split='target_test'):
+  """'+18.7': the difference of two rows' means (points)."""
+  return f'{mean(name_a, row_a, split) - mean(name_b, row_b, split):+.1f}'
+
+
+def _not_for_source_only(value):
+  return lambda r: None if compare.own_path(r, 'target_test') == 'source' else value(r)
+
+
+_col = functools.partial(compare.Column, bare_single=True)
+COLUMNS = {
+    'seeds': _col('seeds', show='count'),
+    'wild': _col('wild test F1', _value()),
+    'lab': _col('lab test F1', _value('source_test')),
+    'per_seed': _col('wild test F1 per seed', _value(), show='each'),
+    'tuned': _col('F1 at val. thresholds', _value(key='f1_tuned_mean')),
+    'auc': _col('ROC-AUC', _value(key='auc_mean')),
+    'wildstats': _col('target path, wild E_au statistics',
+                      _not_for_source_only(_value(path='target_wildstats'))),
+    'direct': _col('direct path', _not_for_source_only(_value(path='direct'))),
+    'lab_own': _col("lab test F1, the source path's own statistics",
+                    _value('source_test', path='source_labstats')),
+    'minutes': _col('minutes per run', lambda r: r.seconds / 60, show='mean', digits=0),
+}
+
+
+def table(name, rows=None, columns=('seeds', 'wild', 'lab', 'per_seed'), aus=None):
+  """A Markdown table of a table7-style JSON: `rows` (default: all) by `columns` (names
+  of COLUMNS), or with `aus` the wild test F1 of each of those AUs (means over seeds)."""
+  chosen = [_row(name, r) for r in rows] if rows else list(_rows(name).values())
+  if aus:
+    cols = [_col(f'AU{a}', _value(au=a), show='mean') for a in aus]
+  else:
+    cols = [COLUMNS[c] for c in columns]
+  return compare.markdown(chosen, cols)
+
+
+def value(name, *keys, digits=1, scale=100.0):
+  """A number of any JSON by its keys, e.g. value('synthau_landmarks', 'detector/small',
+  'recall') → '78.7'."""
+  v = load(name)
+  for k in keys:
+    v = v[k]
+  return f'{scale * float(v):.{digits}f}'
+
+
+def landmark_table(kind='error'):
+  """benchmarks/synthau_landmarks.json as a table per preset: 'error' (recall, NME and
+  the error per landmark group, inter-ocular distances) or 'retention' (per AU)."""
+  entries = {k.split('/', 1)[1]: v for k, v in load('synthau_landmarks').items()
+             if k.startswith('detector/')}
+  if kind == 'error':
+    groups = ('brows', 'eyes', 'nose', 'mouth', 'jaw')
+    lines = ['| preset | recall | NME (49 points) | ' + ' | '.join(groups) + ' |',
+             '|---|---|---|' + '---|' * len(groups)]
+    for preset, e in entries.items():
+      lines.append(f"| {preset} | {100 * e['recall']:.1f} % | {e['nme49_mean']:.3f} | "
+                   + ' | '.join(f"{e['group_error'][g]:.3f}" for g in groups) + ' |')
+  else:
+    aus = list(next(iter(entries.values()))['retention'])
+    lines = ['| preset | ' + ' | '.join(aus) + ' |', '|---|' + '---|' * len(aus)]
+    for preset, e in entries.items():
+      lines.append(f'| {preset} | ' + ' | '.join(f"{e['retention'][a]:.2f}" for a in aus)
+                   + ' |')
+  return '\n'.join(lines)
+
+
+NAMESPACE = {f.__name__: f for f in (f1, mean, diff, table, value, load, landmark_table)}
+
+
+def render(text, where='template'):
+  def field(match):
+    try:
+      return str(eval(match.group(1), dict(NAMESPACE)))  # pylint: disable=eval-used
+    except Exception as e:  # pylint: disable=broad-except
+      raise SystemExit(f'{where}: {{{{{match.group(1).strip()}}}}}: '
+                       f'{type(e).__name__}: {e}') from None
+  return FIELD.sub(field, text)
+
+
+def _read(path):
+  with open(os.path.join(REPO, path), encoding='utf-8') as f:
+    return f.read()
+
+
+def rendered():
+  """{path: its rendered text} for every page and the README."""
+  out = {}
+  for page in PAGES:
+    template = f'docs/templates/{page}.md'
+    header = (f'<!-- Rendered by benchmarks/render_docs.py from {template}: edit that, '
+              'not this. -->\n')
+    out[f'docs/{page}.md'] = header + render(_read(template), template)
+  readme = _read('README.md')
+  begin, end = README_BLOCK
+  if begin not in readme or end not in readme:
+    raise SystemExit(f'README.md: the markers {begin} ... {end} are missing')
+  head, rest = readme.split(begin, 1)
+  _, tail = rest.split(end, 1)
+  block = render(_read('docs/templates/readme_results.md'), 'readme_results.md')
+  out['README.md'] = f'{head}{begin}\n{block.strip()}\n{end}{tail}'
+  return out
+
+
+def stale():
+  return [p for p, text in rendered().items() if _read(p) != text]
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument('--check', action='store_true', help='only say which pages are stale')
+  args = p.parse_args()
+  if args.check:
+    pages = stale()
+    for page in pages:
+      print(f'{page} is stale: run python benchmarks/render_docs.py')
+    return int(bool(pages))
+  for path, text in rendered().items():
+    with open(os.path.join(REPO, path), 'w', encoding='utf-8') as f:
+      f.write(text)
+    print(f'wrote {path}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
