@@ -1,8 +1,15 @@
 """Test doubles: training data in memory (no tf.data), shaped like au_jax.data's."""
 
 import dataclasses
+import os
 
 import numpy as np
+
+from au_jax import checkpointing
+from au_jax import config_lib
+from data_pipelines import fakes
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @dataclasses.dataclass
@@ -61,3 +68,35 @@ class ArrayData:
       batch = {key: value[idx] for key, value in arrays.items()}
       batch['valid'] = valid
       yield batch
+
+
+def tiny(**overrides):
+  """configs/tiny.py with dotted-key overrides, logging every step."""
+  config = config_lib.load_config(os.path.join(ROOT, 'configs', 'tiny.py'))
+  config.train.log_every_steps = 1
+  config.train.eval_batch_size = 8
+  for key, value in overrides.items():
+    node = config
+    *path, last = key.split('.')
+    for p in path:
+      node = node[p]
+    node[last] = value
+  return config
+
+
+def tiny_data(n=16, seed=0):
+  """ArrayData of fake faces at 32 pixels, with a target validation set."""
+  rng = np.random.default_rng(seed)
+  return ArrayData(
+      fakes.fake_arrays(rng, n, 32, 3), fakes.fake_arrays(rng, n, 32, 3),
+      np.array([0.5, 1.0, 1.5], np.float32),
+      eval_sets={'target_validation': ('target', fakes.fake_arrays(rng, 10, 32, 3))})
+
+
+def stage2_params(workdir, config):
+  """(latest stage-2 step, its params) of a training workdir."""
+  mngr = checkpointing.manager(workdir, 'stage2', config)
+  step = mngr.latest_step()
+  restored = mngr.restore(step, args=checkpointing.ocp.args.Composite(
+      state=checkpointing.ocp.args.StandardRestore()))
+  return step, restored['state']['params']

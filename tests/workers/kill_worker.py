@@ -9,19 +9,19 @@ import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.dirname(HERE)]
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [TESTS, os.path.dirname(TESTS)]
 
 
 def config():
-  from test_train import tiny  # pylint: disable=g-import-not-at-top
+  from fixtures import tiny  # pylint: disable=g-import-not-at-top
   return tiny(**{'stage1.epochs': 1, 'stage2.epochs': 2, 'stage2.constant_epochs': 1,
                  'stage2.decay_epochs': 1, 'train.checkpoint_every_steps': 3})
 
 
 def data(delay):
   import fixtures  # pylint: disable=g-import-not-at-top
-  from test_train import tiny_data  # pylint: disable=g-import-not-at-top
+  from fixtures import tiny_data  # pylint: disable=g-import-not-at-top
 
   class Slow(fixtures.ArrayData):
     def source_batches(self, global_batch_size, start_step=0):

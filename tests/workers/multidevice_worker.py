@@ -9,7 +9,8 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [TESTS, os.path.dirname(TESTS)]
 
 
 def main():
@@ -33,7 +34,7 @@ def main():
   import fixtures  # pylint: disable=g-import-not-at-top
   from data_pipelines import fakes  # pylint: disable=g-import-not-at-top
 
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  root = os.path.dirname(TESTS)
   config = config_lib.prepare_config(
       config_lib.load_config(os.path.join(root, 'configs', 'tiny.py')))
   rng = np.random.default_rng(0)
