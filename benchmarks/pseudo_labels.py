@@ -5,7 +5,7 @@
       --rate 0.1 --seed 0 --out runs/pseudo/flip10.csv
   # how good a pseudo-label CSV (e.g. `au-jax predict` output) is against the truth
   python benchmarks/pseudo_labels.py score --manifest data/synthau/wild/manifest.csv \
-      --pseudo runs/pseudo/predicted.csv
+      --pseudo runs/pseudo/predicted.csv --out benchmarks/pseudo_label_quality.json --name model
   # every image prepare stored has exactly the CSV's labels
   python benchmarks/pseudo_labels.py roundtrip --pseudo runs/pseudo/predicted.csv \
       --prepared data/prepared/aligned_faces/synthau_wild_pseudo
@@ -79,6 +79,18 @@ def score(manifest, pseudo_path, splits=('train',)):
   return out
 
 
+def record(path, name, entry):
+  """Adds `entry` to the JSON file `path` under `name` (other entries kept)."""
+  entries = {}
+  if os.path.isfile(path):
+    with open(path, encoding='utf-8') as f:
+      entries = json.load(f)
+  entries[name] = entry
+  with open(path, 'w', encoding='utf-8') as f:
+    json.dump(entries, f, indent=1)
+    f.write('\n')
+
+
 def roundtrip(pseudo_path, prepared, split='train'):
   """Compares prepare's stored pseudo labels with the CSV, image by image."""
   import tensorflow_datasets as tfds
@@ -114,6 +126,8 @@ def main():
   s = sub.add_parser('score')
   s.add_argument('--manifest', required=True)
   s.add_argument('--pseudo', required=True)
+  s.add_argument('--out', help='also record it in this JSON file, under --name')
+  s.add_argument('--name', help='the entry of --out (default: the CSV file name)')
   r = sub.add_parser('roundtrip')
   r.add_argument('--pseudo', required=True)
   r.add_argument('--prepared', required=True)
@@ -121,7 +135,10 @@ def main():
   if args.command == 'flip':
     print(flip(args.manifest, args.rate, args.seed, args.out))
   elif args.command == 'score':
-    print(json.dumps(score(args.manifest, args.pseudo)))
+    result = score(args.manifest, args.pseudo)
+    print(json.dumps(result))
+    if args.out:
+      record(args.out, args.name or os.path.basename(args.pseudo), result)
   else:
     result = roundtrip(args.pseudo, args.prepared)
     print(json.dumps(result))

@@ -109,9 +109,11 @@ COLUMNS = {
 
 
 def table(name, rows=None, columns=('seeds', 'wild', 'lab', 'per_seed'), aus=None):
-  """A Markdown table of a table7-style JSON: `rows` (default: all) by `columns` (names
-  of COLUMNS), or with `aus` the wild test F1 of each of those AUs (means over seeds)."""
-  chosen = [_row(name, r) for r in rows] if rows else list(_rows(name).values())
+  """A Markdown table of a table7-style JSON: `rows` (default: all; 'FILE:ROW' takes a
+  row of another file) by `columns` (names of COLUMNS), or with `aus` the wild test F1
+  of each of those AUs (means over seeds)."""
+  chosen = ([_row(*r.split(':', 1)) if ':' in r else _row(name, r) for r in rows]
+            if rows else list(_rows(name).values()))
   if aus:
     cols = [_col(f'AU{a}', _value(au=a), show='mean') for a in aus]
   else:
@@ -149,7 +151,31 @@ def landmark_table(kind='error'):
   return '\n'.join(lines)
 
 
-NAMESPACE = {f.__name__: f for f in (f1, mean, diff, table, value, load, landmark_table)}
+def rows(name):
+  """The row names of a table7-style JSON (an absent file has none)."""
+  if not os.path.isfile(os.path.join(REPO, 'benchmarks', f'{name}.json')):
+    return []
+  return list(_rows(name))
+
+
+def missing(name, wanted):
+  """'A, G+branch+wild': the rows of `wanted` that the JSON does not have yet, or 'none'."""
+  return ', '.join(r for r in wanted if r not in rows(name)) or 'none'
+
+
+def pseudo_quality_table(aus=AUS):
+  """benchmarks/pseudo_label_quality.json: how good each set of pseudo labels is."""
+  lines = ['| pseudo labels | images labelled | F1 (AUs ' + ', '.join(map(str, aus)) +
+           ') | per AU |', '|---|---|---|---|']
+  for name, e in load('pseudo_label_quality').items():
+    per = [e['f1'][f'AU{a}'] for a in aus]
+    lines.append(f"| {name} | {e['labelled']} of {e['images']} | {np.mean(per):.1f} | "
+                 + ', '.join(f'{v:.1f}' for v in per) + ' |')
+  return '\n'.join(lines)
+
+
+NAMESPACE = {f.__name__: f for f in (f1, mean, diff, table, value, load, landmark_table,
+                                      pseudo_quality_table, rows, missing)}
 
 
 def render(text, where='template'):
