@@ -151,6 +151,20 @@ def landmark_table(kind='error'):
   return '\n'.join(lines)
 
 
+def probe(key, *path, name='table7_investigation', digits=1, scale=100.0):
+  """A number of one run or probe of an investigation file: probe('early:G+sep/seed0')
+  is that run's wild test F1 at 0.5; more keys walk into the entry (e.g. 'diagnostics',
+  'target_test', 'target', 'auc_mean'), scale 1 for values already in %."""
+  return value(name, key, *(path or ('target_test', 'f1_mean')), digits=digits, scale=scale)
+
+
+def adabn(kind='statistics_all_modules_from_wild'):
+  """Source-only with batch statistics re-estimated on wild images: mean ± std over seeds."""
+  runs = load('table7_investigation')['source_only+AdaBN']
+  v = [e['wild_test_f1_at_0.5'][kind] for k, e in runs.items() if k.endswith(tuple('0123456789'))]
+  return f'{np.mean(v):.1f} ± {np.std(v):.1f}'
+
+
 def rows(name):
   """The row names of a table7-style JSON (an absent file has none)."""
   if not os.path.isfile(os.path.join(REPO, 'benchmarks', f'{name}.json')):
@@ -175,7 +189,7 @@ def pseudo_quality_table(aus=AUS):
 
 
 NAMESPACE = {f.__name__: f for f in (f1, mean, diff, table, value, load, landmark_table,
-                                      pseudo_quality_table, rows, missing)}
+                                      pseudo_quality_table, rows, missing, probe, adabn)}
 
 
 def render(text, where='template'):
