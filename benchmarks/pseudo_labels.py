@@ -62,10 +62,12 @@ def flip(manifest, rate, seed, out, splits=('train',)):
 
 
 def score(manifest, pseudo_path, splits=('train',)):
-  """Coverage and per-AU F1 / accuracy (%) of pseudo labels against the truth."""
+  """Coverage, per-AU F1 / accuracy (%) of pseudo labels against the truth, and how often
+  they say present against how often the AU is (%, over the labelled images)."""
   records, au_ids = _records(manifest, splits)
   matched = pseudo.attach(records, pseudo.read_pseudo_labels(pseudo_path))
-  out = {'images': len(records), 'labelled': matched, 'f1': {}, 'accuracy': {}}
+  out = {'images': len(records), 'labelled': matched, 'f1': {}, 'accuracy': {},
+         'positive_rate': {}, 'true_rate': {}}
   for a in au_ids:
     pairs = np.array([(r.labels[a], r.pseudo[a]) for r in records if a in r.pseudo])
     if not len(pairs):
@@ -75,6 +77,8 @@ def score(manifest, pseudo_path, splits=('train',)):
     f1 = 2 * tp / max(int(truth.sum() + guess.sum()), 1)
     out['f1'][f'AU{a}'] = round(100 * f1, 1)
     out['accuracy'][f'AU{a}'] = round(100 * float(np.mean(truth == guess)), 1)
+    out['positive_rate'][f'AU{a}'] = round(100 * float(np.mean(guess)), 1)
+    out['true_rate'][f'AU{a}'] = round(100 * float(np.mean(truth)), 1)
   out['f1_mean'] = round(float(np.mean(list(out['f1'].values()))), 1)
   return out
 

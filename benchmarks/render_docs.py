@@ -165,6 +165,20 @@ def adabn(kind='statistics_all_modules_from_wild'):
   return f'{np.mean(v):.1f} ± {np.std(v):.1f}'
 
 
+def crossval_table(name):
+  """An `au-jax crossval` crossval.json: per-AU F1 (%) and the average, mean ± std over
+  folds, one line per split."""
+  d = load(name)
+  aus = d['au_ids']
+  lines = ['| split | ' + ' | '.join(f'AU{a}' for a in aus) + ' | Avg. |',
+           '|---|' + '---|' * (len(aus) + 1)]
+  for split in d['splits'].values():
+    per_fold = np.array([f['f1'] + [f['f1_mean']] for f in split['per_fold']]) * 100
+    cells = [f'{m:.1f} ± {s:.1f}' for m, s in zip(per_fold.mean(0), per_fold.std(0))]
+    lines.append(f"| {split['title']} ({split['path']} path) | " + ' | '.join(cells) + ' |')
+  return '\n'.join(lines)
+
+
 def rows(name):
   """The row names of a table7-style JSON (an absent file has none)."""
   if not os.path.isfile(os.path.join(REPO, 'benchmarks', f'{name}.json')):
@@ -180,16 +194,19 @@ def missing(name, wanted):
 def pseudo_quality_table(aus=AUS):
   """benchmarks/pseudo_label_quality.json: how good each set of pseudo labels is."""
   lines = ['| pseudo labels | images labelled | F1 (AUs ' + ', '.join(map(str, aus)) +
-           ') | per AU |', '|---|---|---|---|']
+           ') | F1 per AU | said present, per AU (truly present) |', '|---|---|---|---|---|']
   for name, e in load('pseudo_label_quality').items():
     per = [e['f1'][f'AU{a}'] for a in aus]
+    rates = ', '.join(f"{e['positive_rate'][f'AU{a}']:.0f} ({e['true_rate'][f'AU{a}']:.0f})"
+                      for a in aus)
     lines.append(f"| {name} | {e['labelled']} of {e['images']} | {np.mean(per):.1f} | "
-                 + ', '.join(f'{v:.1f}' for v in per) + ' |')
+                 + ', '.join(f'{v:.1f}' for v in per) + f' | {rates} |')
   return '\n'.join(lines)
 
 
 NAMESPACE = {f.__name__: f for f in (f1, mean, diff, table, value, load, landmark_table,
-                                      pseudo_quality_table, rows, missing, probe, adabn)}
+                                      pseudo_quality_table, rows, missing, probe, adabn,
+                                      crossval_table)}
 
 
 def render(text, where='template'):
