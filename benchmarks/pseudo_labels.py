@@ -24,6 +24,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from au_jax import metrics
+from data_pipelines import records as rec
 from data_pipelines.readers import ReadOptions, get_reader, pseudo
 from data_pipelines.synthau import dataset
 from data_pipelines.synthau.labels import AUS
@@ -62,23 +64,26 @@ def flip(manifest, rate, seed, out, splits=('train',)):
 
 
 def score(manifest, pseudo_path, splits=('train',)):
-  """Coverage, per-AU F1 / accuracy (%) of pseudo labels against the truth, and how often
-  they say present against how often the AU is (%, over the labelled images)."""
+  """Coverage, per-AU F1 / accuracy (%) of pseudo labels against the truth
+  (au_jax.metrics.au_scores), and how often they say present against how often the AU
+  is (%, over the labelled images)."""
   records, au_ids = _records(manifest, splits)
   matched = pseudo.attach(records, pseudo.read_pseudo_labels(pseudo_path))
+  guess = np.array([[r.pseudo.get(a, 0) for a in au_ids] for r in records])
+  mask = np.array([[a in r.pseudo for a in au_ids] for r in records])
+  truth = np.array([[r.labels[a] for a in au_ids] for r in records])
+  scores = metrics.au_scores(guess, truth, mask)
+  pct = lambda v: round(100 * float(v), 1)
   out = {'images': len(records), 'labelled': matched, 'f1': {}, 'accuracy': {},
          'positive_rate': {}, 'true_rate': {}}
-  for a in au_ids:
-    pairs = np.array([(r.labels[a], r.pseudo[a]) for r in records if a in r.pseudo])
-    if not len(pairs):
+  for k, a in enumerate(au_ids):
+    if not scores['count'][k]:
       continue
-    truth, guess = pairs[:, 0], pairs[:, 1]
-    tp = int(np.sum(truth & guess))
-    f1 = 2 * tp / max(int(truth.sum() + guess.sum()), 1)
-    out['f1'][f'AU{a}'] = round(100 * f1, 1)
-    out['accuracy'][f'AU{a}'] = round(100 * float(np.mean(truth == guess)), 1)
-    out['positive_rate'][f'AU{a}'] = round(100 * float(np.mean(guess)), 1)
-    out['true_rate'][f'AU{a}'] = round(100 * float(np.mean(truth)), 1)
+    labelled = mask[:, k]
+    out['f1'][f'AU{a}'] = pct(scores['f1'][k])
+    out['accuracy'][f'AU{a}'] = pct(scores['accuracy'][k])
+    out['positive_rate'][f'AU{a}'] = pct(guess[labelled, k].mean())
+    out['true_rate'][f'AU{a}'] = pct(truth[labelled, k].mean())
   out['f1_mean'] = round(float(np.mean(list(out['f1'].values()))), 1)
   return out
 
@@ -98,23 +103,24 @@ def record(path, name, entry):
 def roundtrip(pseudo_path, prepared, split='train'):
   """Compares prepare's stored pseudo labels with the CSV, image by image."""
   import tensorflow_datasets as tfds
-  version = sorted(os.listdir(prepared))[-1] if os.path.isdir(prepared) else ''
+  if not os.path.isdir(prepared) or not os.listdir(prepared):
+    raise SystemExit(f'{prepared}: no prepared data set (DATA_DIR/aligned_faces/NAME)')
+  version = sorted(os.listdir(prepared))[-1]
   builder = tfds.builder_from_directory(os.path.join(prepared, version))
   au_ids = builder.info.metadata['au_ids']
+  examples = list(tfds.as_numpy(builder.as_dataset(split=split)))
+  stored = [rec.Record(key=str(i), source=ex['source'].decode(), image_path='')
+            for i, ex in enumerate(examples)]
   table = pseudo.read_pseudo_labels(pseudo_path)
-  stored = 0
-  mismatched = []
-  labelled = 0
-  for ex in tfds.as_numpy(builder.as_dataset(split=split)):
-    record = type('R', (), {'source': ex['source'].decode(), 'pseudo': {}})()
-    pseudo.attach([record], table)
-    stored += 1
+  pseudo.attach(stored, table)  # as prepare matched them, once for every image
+  mismatched, labelled = [], 0
+  for record, ex in zip(stored, examples):
     want = [record.pseudo.get(a) for a in au_ids]
     got = [int(v) if m else None for v, m in zip(ex['pseudo_au'], ex['pseudo_mask'])]
     labelled += any(v is not None for v in got)
     if want != got:
       mismatched.append(record.source)
-  return {'stored': stored, 'with_pseudo_labels': labelled, 'csv_rows': len(table),
+  return {'stored': len(stored), 'with_pseudo_labels': labelled, 'csv_rows': len(table),
           'mismatched': len(mismatched), 'first_mismatches': mismatched[:5]}
 
 
