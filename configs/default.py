@@ -88,7 +88,8 @@ def get_config():
   # Heat-map targets of target images: 'branch' = from FL_t (the paper), or
   # 'annotation' = from the target data set's landmarks (ADLD; for EmotioNet these are
   # `prepare --detect-landmarks`' detector points). Shipped: 'annotation', because the
-  # branch's maps lose under detector-grade landmarks (docs/results.md).
+  # branch's maps lose under detector-grade landmarks at both sizes measured, 64- and
+  # 128-pixel crops (docs/results.md, "The shipped choices").
   c.loss.target_heatmaps = 'annotation'
   # 'cell' = Eq. 2's one-hot cell; 'bilinear' = each landmark's mass split over its four
   # nearest cells (sub-cell targets, a deviation; docs/method.md §3.2).
