@@ -82,6 +82,11 @@ def mean(name, row, split='target_test', au=None, path=None, key='f1_mean'):
   return float(np.mean(values))
 
 
+def std(name, row, split='target_test'):
+  """'3.0': the population std of a row's score over its seeds (points)."""
+  return f'{np.std([compare.f1(r, split) for r in _row(name, row).runs]):.1f}'
+
+
 def diff(name_a, row_a, name_b, row_b, split='target_test'):
   """'+18.7': the difference of two rows' means (points)."""
   return f'{mean(name_a, row_a, split) - mean(name_b, row_b, split):+.1f}'
@@ -151,6 +156,12 @@ def landmark_table(kind='error'):
   return '\n'.join(lines)
 
 
+def landmarks(key, who, *path, digits=2):
+  """A measurement of benchmarks/synthau_landmarks.json, e.g. landmarks(
+  'branch/G+branch+wild_seed0', 'dlib', 'retention', 'AU12')."""
+  return value('synthau_landmarks', key, who, *path, digits=digits, scale=1)
+
+
 def probe(key, *path, name='table7_investigation', digits=1, scale=100.0):
   """A number of one run or probe of an investigation file: probe('early:G+sep/seed0')
   is that run's wild test F1 at 0.5; more keys walk into the entry (e.g. 'diagnostics',
@@ -204,9 +215,9 @@ def pseudo_quality_table(aus=AUS):
   return '\n'.join(lines)
 
 
-NAMESPACE = {f.__name__: f for f in (f1, mean, diff, table, value, load, landmark_table,
-                                      pseudo_quality_table, rows, missing, probe, adabn,
-                                      crossval_table)}
+NAMESPACE = {f.__name__: f for f in (f1, mean, std, diff, table, value, load, landmark_table,
+                                      landmarks, pseudo_quality_table, rows, missing, probe,
+                                      adabn, crossval_table)}
 
 
 def render(text, where='template'):
