@@ -25,6 +25,8 @@ setup(
         'tensorflow-datasets>=4.9.6',
         'tensorboard>=2.16',
         'clu>=0.0.12',
+        'absl-py>=1.0',  # logging verbosity of orbax and TFDS
+        'etils[epath]>=1.5',  # paths (TFDS's and orbax's own path layer)
         'ml-collections>=0.1.1',
         'numpy>=1.26',
         'opencv-python-headless>=4.8',

@@ -29,9 +29,14 @@ SUBCOMMANDS = {
 
 
 def quiet_libraries():
-  """No TensorFlow, XLA or absl info lines among au-jax's own output (--verbose keeps
-  them). Set before TensorFlow and JAX are imported: their C++ logging reads these."""
+  """No TensorFlow, XLA, absl, OpenCV or FFmpeg lines among au-jax's own output
+  (--verbose keeps them). Set before TensorFlow and JAX are imported and before OpenCV
+  opens its first video: their C++ logging reads these once."""
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  # FFmpeg's own av_log lines (a truncated MP4's "moov atom not found"): au-jax reports
+  # an unreadable file in its own one line. -8 is AV_LOG_QUIET.
+  os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')
+  os.environ.setdefault('OPENCV_LOG_LEVEL', 'ERROR')
   # oneDNN's "custom operations are on" line; tf.data here does no oneDNN maths.
   os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
   logging.getLogger('absl').setLevel(logging.ERROR)

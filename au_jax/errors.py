@@ -3,8 +3,12 @@
 `au-jax` prints a `UserError` as `au-jax COMMAND: error: <message>` and exits with
 status 2, so a message fits on one line and names the file, field or option at fault.
 Each floor keeps its own subclass (`ConfigError`, `DataError`, `GeometryError`,
-`InputError`); this module imports nothing, so every floor can build on it.
+`InputError`); this module imports only the standard library, so every floor can build
+on it. `require` turns a missing optional package into one such line with its install
+command.
 """
+
+import importlib
 
 
 class UserError(Exception):
@@ -14,3 +18,16 @@ class UserError(Exception):
 
 class InputError(UserError, ValueError):
   """A wrong path, image, run or option given to a command; the message says which."""
+
+
+class MissingPackage(UserError, ImportError):
+  """An optional package that a command or benchmark needs is not installed."""
+
+
+def require(module, what, install):
+  """`import module`, or MissingPackage('<what> needs <module>; <install>')."""
+  try:
+    return importlib.import_module(module)
+  except ImportError:
+    raise MissingPackage(f'{what} needs the {module.split(".")[0]} package, which au_jax '
+                         f'does not install by default; {install}') from None

@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cv2  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from au_jax import errors  # pylint: disable=g-import-not-at-top,wrong-import-position
 from au_jax import faces  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # name -> (detector name, options)
@@ -168,7 +169,8 @@ ASTRONAUT_SCENES = ('portrait', 'greyscale', 'small, 256 px', 'rotated 20 deg',
 
 def astronaut_scenes():
   """[(name, RGB image, [(n, 2) true points per face])], named as ASTRONAUT_SCENES."""
-  from skimage import data  # pylint: disable=g-import-not-at-top
+  data = errors.require('skimage.data', 'the photo scenes',
+                        'pip install scikit-image (or the test extra: pip install -e ".[test]")')
   image = data.astronaut()
   points = faces.DlibDetector()(image)[0].landmarks68.astype(np.float64)
   scenes = [('portrait', image, [points])]
@@ -369,4 +371,7 @@ def table(result):
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  try:
+    sys.exit(main())
+  except errors.UserError as e:  # dlib or scikit-image missing, a bad file: one line
+    sys.exit(f'benchmarks/detectors.py: error: {e}')

@@ -48,6 +48,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from au_jax import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from au_jax import errors  # pylint: disable=g-import-not-at-top,wrong-import-position
 from au_jax import inference  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
@@ -106,7 +107,8 @@ def write_workdir(workdir, config, variables):
 def write_video(path, frames, size=(640, 360), fps=25):
   """A video with the astronaut's face (about 150 pixels) drifting across the frame."""
   import cv2  # pylint: disable=g-import-not-at-top
-  from skimage import data  # pylint: disable=g-import-not-at-top
+  data = errors.require('skimage.data', 'the test video',
+                        'pip install scikit-image (or the test extra: pip install -e ".[test]")')
   face = cv2.resize(data.astronaut()[30:300, 90:360], (220, 220))
   writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'MJPG'), fps, size)
   rng = np.random.default_rng(0)
@@ -356,9 +358,21 @@ def _rate(call, seconds):
   return calls / (time.perf_counter() - start)
 
 
+ONNX_INSTALL = ('pip install onnxruntime openvino && pip install --no-deps jax2onnx onnx '
+                'onnx-ir')
+
+
+def onnx_packages():
+  """(onnxruntime, openvino), after checking jax2onnx too: MissingPackage with the
+  install line when one is absent, before anything is built."""
+  for module in ('jax2onnx', 'onnx'):
+    errors.require(module, '--onnx', ONNX_INSTALL)
+  return (errors.require('onnxruntime', '--onnx', ONNX_INSTALL),
+          errors.require('openvino', '--onnx', ONNX_INSTALL))
+
+
 def onnx_runtimes(args, rounds=3):
-  import onnxruntime  # pylint: disable=g-import-not-at-top
-  import openvino  # pylint: disable=g-import-not-at-top
+  onnxruntime, openvino = onnx_packages()
   config = config_lib.prepare_config(config_lib.load_config(args.config))
   model = config_lib.create_model(config)
   predictor = inference.Predictor(model, random_variables(model, config.data.crop_size, config=config),
@@ -418,4 +432,7 @@ def onnx_runtimes(args, rounds=3):
 
 
 if __name__ == '__main__':
-  main()
+  try:
+    main()
+  except errors.UserError as e:  # a missing optional package, a bad file: one line
+    sys.exit(f'benchmarks/inference.py: error: {e}')

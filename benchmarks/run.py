@@ -460,7 +460,8 @@ def main(argv=None):
       subprocess.run([args.torch_python, '-c', 'import torch'], check=True,
                      capture_output=True)
     except (OSError, subprocess.CalledProcessError):
-      parser.error(f'--torch-python {args.torch_python}: not a Python that can import torch')
+      parser.error(f'--torch-python {args.torch_python}: not a Python that can import '
+                   'torch; give one that has PyTorch (pip install torch)')
 
   jax.config.update('jax_enable_compilation_cache', False)  # measure real compiles
   start = time.perf_counter()

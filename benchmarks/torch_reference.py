@@ -33,9 +33,15 @@ import platform
 import statistics
 import time
 
-import torch
-from torch import nn
-import torch.nn.functional as F
+import sys
+
+try:
+  import torch
+except ImportError:
+  sys.exit('benchmarks/torch_reference.py: error: needs the torch package, which au_jax '
+           'does not install; run it with a Python that has PyTorch (pip install torch)')
+from torch import nn  # pylint: disable=g-import-not-at-top,wrong-import-position
+import torch.nn.functional as F  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 N_LANDMARKS, HIDDEN = 49, 64
 

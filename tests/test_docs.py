@@ -29,8 +29,19 @@ def test_readme_is_short_and_starts_with_the_two_commands():
   top = '\n'.join(lines[:20])
   assert 'pip install -e . && au-jax demo' in top
   assert 'pip install -e ".[test]" && python -m pytest -q -n 2' in top
+
+def test_ci_runs_the_readme_test_command_before_any_optional_install():
+  """CI's first test run is the README's command, in a fresh venv, before any optional
+  package is installed: a green CI then says the newcomer's command passes."""
+  command = 'pip install -e ".[test]" && python -m pytest -q -n 2'
   with open(os.path.join(REPO, '.ci', 'run'), encoding='utf-8') as f:
-    assert 'python -m pytest -q -n 2' in f.read()
+    lines = [line.strip() for line in f if line.strip() and not line.lstrip().startswith('#')]
+  first = lines.index(command)
+  assert 'python3 -m venv .venv' in lines[:first]
+  before = [line for line in lines[:first] if 'pip install' in line]
+  assert before == ['python -m pip install -q --upgrade pip'], before
+  assert any('-m needs' in line for line in lines[first:])
+  assert any('-m slow' in line for line in lines[first:])
 
 
 def test_no_issue_numbers_in_the_repository():

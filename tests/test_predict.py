@@ -5,6 +5,8 @@ import csv
 import io
 import os
 import re
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -366,3 +368,28 @@ def test_landmarks_placed_in_given_boxes_match_detection():
     iod = np.linalg.norm(found.landmarks68[42:48].mean(0) - found.landmarks68[36:42].mean(0))
     assert np.abs(placed.landmarks68 - found.landmarks68).max() < 0.05 * iod
     assert placed.score == found.score
+
+
+def test_truncated_mp4_prints_only_au_jax_lines(run, tmp_path):
+  """A cut-off MP4 (its index, the moov atom, never written): FFmpeg's own
+  "moov atom not found" must not appear above au-jax's one-line warning. A subprocess,
+  since FFmpeg reads its log level once per process."""
+  writer = cv2.VideoWriter(str(tmp_path / 'clip.mp4'), cv2.VideoWriter_fourcc(*'mp4v'),
+                           25, (160, 120))
+  assert writer.isOpened()
+  for i in range(10):
+    writer.write(np.full((120, 160, 3), 20 * i, np.uint8))
+  writer.release()
+  data = (tmp_path / 'clip.mp4').read_bytes()
+  assert b'moov' in data[len(data) // 2:]  # mp4v writes the index last
+  cut = tmp_path / 'cut.mp4'
+  cut.write_bytes(data[:len(data) // 2])
+  env = {k: v for k, v in os.environ.items() if not k.startswith('OPENCV_')}
+  result = subprocess.run(
+      [sys.executable, '-c', 'import sys; from au_jax import cli; sys.exit(cli.main())',
+       'predict', run.workdir, str(cut), '--output', str(tmp_path / 'out.csv'), '--quiet'],
+      capture_output=True, text=True, env=env, timeout=300, check=False)
+  lines = result.stderr.strip().splitlines()
+  assert result.returncode == 1, result.stderr
+  assert f'au-jax predict: warning: cannot read {cut}' in lines[0], lines
+  assert not [line for line in lines if 'moov' in line or line.startswith('[')], lines
