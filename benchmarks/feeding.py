@@ -63,6 +63,12 @@ def first_batch_seconds(make):
 
 def measure_resume(data_dir, steps, before_steps):
   out = {'batch': BATCH, 'crop': CROP, 'aligned': ALIGNED, 'after_s': {}, 'before_s': {}}
+  from data_pipelines import input_pipeline  # pylint: disable=g-import-not-at-top
+  n = input_pipeline.num_examples(data_dir, 'bench', 'train')
+  out.update(examples=n, records_skipped_after={
+      str(k): (k * BATCH) % n for k in steps}, decoded_skipped_before={
+      str(k): k * BATCH for k in before_steps})
+  first_batch_seconds(lambda: stream(data_dir))  # TensorFlow's first-use costs, not timed
   for k in steps:
     out['after_s'][str(k)] = first_batch_seconds(lambda k=k: stream(data_dir, start_step=k))
     print(f'  resume at {k}: after {out["after_s"][str(k)]:.2f} s', flush=True)
@@ -75,6 +81,7 @@ def measure_resume(data_dir, steps, before_steps):
 def measure_pipeline(data_dir, batches, step_s):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
+  @tf.autograph.experimental.do_not_convert
   def as_float(b):  # what the pipeline did before: normalise in tf.data
     return {**b, 'image': (tf.cast(b['image'], tf.float32) / 255.0 - 0.5) / 0.5}
 
@@ -134,15 +141,19 @@ def measure_saves(tmp, repeats):
   for name, async_save in (('before_sync', False), ('after_async', True)):
     mngr = checkpointing.manager(os.path.join(tmp, name), 'stage2', config,
                                  async_save=async_save)
-    blocked, finished = [], []
+    blocked, cpu, finished = [], [], []
     for i in range(repeats):
-      start = time.perf_counter()
+      start, start_cpu = time.perf_counter(), time.process_time()
       checkpointing.save(mngr, i + 1, state, {checkpointing.METRIC: 0.1 * i}, {'stage': '2'})
       blocked.append(time.perf_counter() - start)
+      cpu.append(time.process_time() - start_cpu)
       mngr.wait_until_finished()  # saves are far apart in training: the last one is done
       finished.append(time.perf_counter() - start)
     mngr.close()
-    out[name] = {'save_blocks_s': blocked, 'written_after_s': finished}
+    # CPU seconds of the whole process (all threads) during the call: on a shared,
+    # loaded machine the wall time also counts the waits for a core.
+    out[name] = {'save_blocks_s': blocked, 'process_cpu_s_during_save': cpu,
+                 'written_after_s': finished}
     print(f'  save {name}: blocks {np.median(blocked):.2f} s (median of {repeats}), '
           f'written after {np.median(finished):.2f} s', flush=True)
   return out
@@ -152,7 +163,7 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--images', type=int, default=256)
   parser.add_argument('--steps', type=int, nargs='+', default=[0, 1000, 10000])
-  parser.add_argument('--before-steps', type=int, nargs='+', default=[0, 1000, 10000])
+  parser.add_argument('--before-steps', type=int, nargs='*', default=[0, 1000, 10000])
   parser.add_argument('--batches', type=int, default=100)
   parser.add_argument('--saves', type=int, default=3)
   parser.add_argument('--skip', nargs='*', default=[], choices=['resume', 'pipeline', 'saves'])

@@ -119,10 +119,10 @@ def _padding(element_spec):
   return tf.data.Dataset.from_tensors(zeros).repeat()
 
 
-def _epochs(records, count, host_seed, start, num_epochs, shuffle_buffer):
-  """(the undecoded records of every epoch from stream position `start` on, the
-  position of the first): epoch e is `records` shuffled with a seed drawn from
-  (host_seed, e), so any epoch can be rebuilt without reading the ones before it."""
+def _epochs(records, count, epoch_seed, start, num_epochs, shuffle_buffer):
+  """The undecoded records of every epoch from stream position `start` on: epoch e is
+  `records` shuffled with a seed drawn from (epoch_seed, e), so any epoch can be rebuilt
+  without reading the ones before it."""
   epoch, skip = divmod(start, count)
   if num_epochs is None:
     epochs = tf.data.Dataset.counter(start=epoch)
@@ -130,12 +130,11 @@ def _epochs(records, count, host_seed, start, num_epochs, shuffle_buffer):
     epochs = tf.data.Dataset.range(epoch, max(epoch, num_epochs))
 
   def shuffled(e):
-    key = tf.random.experimental.stateless_fold_in(host_seed, e)
-    epoch_seed = tf.random.stateless_uniform([], key, minval=None, maxval=None,
-                                             dtype=tf.int64)
-    return records.shuffle(shuffle_buffer, seed=epoch_seed, reshuffle_each_iteration=False)
+    key = tf.random.experimental.stateless_fold_in(epoch_seed, e)
+    seed = tf.random.stateless_uniform([], key, minval=None, maxval=None, dtype=tf.int64)
+    return records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
 
-  return epochs.flat_map(shuffled).skip(skip), start
+  return epochs.flat_map(shuffled).skip(skip)
 
 
 def create_dataset(data_dir, name, split, *, global_batch_size, train, seed=0,
@@ -194,10 +193,12 @@ def create_dataset(data_dir, name, split, *, global_batch_size, train, seed=0,
     ds = ds.cache()
   host_seed = tf.random.experimental.stateless_fold_in(
       tf.constant([seed, 0], tf.int64), process_index)
-  first = 0  # position in the stream of the first element, for the augmentation seeds
+  first = start_step * batch_size  # the first element's position in this host's stream
   if train:
-    ds, first = _epochs(ds, builder.info.splits[host_split].num_examples, host_seed,
-                        start_step * batch_size, num_epochs, shuffle_buffer)
+    epoch_seed = tf.random.experimental.stateless_fold_in(
+        tf.constant([seed, 1], tf.int64), process_index)
+    ds = _epochs(ds, builder.info.splits[host_split].num_examples, epoch_seed, first,
+                 num_epochs, shuffle_buffer)
   elif start_step:
     raise ValueError('start_step is for training streams only')
   ds = ds.enumerate(start=first).map(
