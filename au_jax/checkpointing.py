@@ -1,9 +1,12 @@
 """Orbax checkpoints of the whole training state under WORKDIR/checkpoints/<stage>.
 
 Kept: the last `config.train.keep_checkpoints` saves plus the best by validation F1.
-Saves are synchronous and atomic (orbax writes to a temporary folder and renames it), so
-a run killed at any moment, even by kill -9, restarts from the last finished save and
-loses at most the steps since it: `checkpoint_every_steps`, or one epoch if smaller.
+Saves are asynchronous: `save` returns once the state is copied to host memory, and
+orbax writes it in a background thread while training goes on (the next save, `restore`
+and the end of each stage wait for it). They are atomic (orbax writes to a temporary
+folder and renames it when the write has finished), so a run killed at any moment, even
+by kill -9, restarts from the last finished save and loses at most the steps since it:
+`checkpoint_every_steps`, or one epoch if smaller, plus a save still being written.
 Restoring builds the target from the current state's shapes with the current mesh's
 replicated sharding, so a checkpoint restores onto any device count. The model's
 variables are checked against the checkpoint's metadata first: a checkpoint of another
@@ -25,7 +28,9 @@ class ShapeMismatch(errors.InputError):
   """A checkpoint holds variables of another shape, or lacks some."""
 
 
-def manager(workdir, stage, config):
+def manager(workdir, stage, config, async_save=True):
+  """The manager of WORKDIR/checkpoints/<stage>; async_save=False makes save() block
+  until the checkpoint is written (as before async saves; kept for measurements)."""
   directory = os.path.join(os.path.abspath(workdir), 'checkpoints', str(stage))
   policy = preservation_policy.AnyPreservationPolicy([
       preservation_policy.LatestN(config.train.keep_checkpoints),
@@ -34,7 +39,7 @@ def manager(workdir, stage, config):
   ])
   options = ocp.CheckpointManagerOptions(
       preservation_policy=policy, best_fn=lambda m: m[METRIC], best_mode='max',
-      enable_async_checkpointing=False, cleanup_tmp_directories=True)
+      enable_async_checkpointing=async_save, cleanup_tmp_directories=True)
   # Named handlers, so that a new manager can read a save's metadata before restoring.
   return ocp.CheckpointManager(
       directory, options=options, item_names=('state', 'meta'),
@@ -60,6 +65,7 @@ def read_only_manager(directory):
 
 
 def save(mngr, step, state, scores=None, meta=None):
+  """Starts saving `state` as `step`; returns while it is written (wait_until_finished)."""
   mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                           meta=ocp.args.JsonSave(meta or {})),
             metrics=scores)
@@ -96,6 +102,7 @@ def check_shapes(variables, saved, where):
 def restore(mngr, step, state, mesh):
   """(state restored from `step` onto `mesh`, its meta dict); ShapeMismatch, before
   anything is read, if the model's variables do not fit the checkpoint."""
+  mngr.wait_until_finished()  # a save of this manager may still be being written
   saved = saved_tree(mngr, step)
   if saved is not None:  # a save without metadata: orbax's own check, when it reads
     check_shapes({'params': state.params, 'batch_stats': state.batch_stats}, saved,
@@ -107,6 +114,7 @@ def restore(mngr, step, state, mesh):
 
 def restore_latest(mngr, state, mesh):
   """(state, True) restored from the latest checkpoint, or (state, False) if none."""
+  mngr.wait_until_finished()
   step = mngr.latest_step()
   if step is None:
     return state, False

@@ -7,12 +7,30 @@ A data source gives numpy batches for this host:
 and knows `steps_per_epoch` (one epoch = one pass over the source training set, docs/method.md §4),
 `au_weights` (from the source training split) and `eval_splits` {name: domain}.
 Positions make resuming exact: a stream restarted at step k yields what an
-uninterrupted stream yields from step k.
+uninterrupted stream yields from step k, without decoding the batches before it.
+
+Images arrive as uint8 (a quarter of float32's bytes on the way to the device); the
+jitted steps turn them into the model's [-1, 1] floats with `normalise_images`.
 """
 
+import jax.numpy as jnp
 import numpy as np
 
 from au_jax import losses
+
+
+def normalise_images(images):
+  """uint8 RGB -> float32 in [-1, 1], (x/255 - 0.5)/0.5 (docs/method.md §5); floating
+  images are taken as already normalised (in-memory test data)."""
+  if images.dtype == jnp.uint8:
+    return (images.astype(jnp.float32) / 255.0 - 0.5) / 0.5
+  return images
+
+
+def normalise_batch(batch):
+  """A training batch {'source': {...}, 'target': {...}} with normalised images."""
+  return {role: {**b, 'image': normalise_images(b['image'])} if 'image' in b else b
+          for role, b in batch.items()}
 
 
 def _select_aus(batch, columns):
@@ -69,9 +87,10 @@ class PreparedData:
     ds = self._pipeline.create_dataset(
         d.data_dir, self._name(role), split, global_batch_size=global_batch_size,
         train=True, seed=self._config.seed + (0 if role == 'source' else 1),
-        crop_size=d.crop_size, aligned_size=d.aligned_size, **self._host)
+        crop_size=d.crop_size, aligned_size=d.aligned_size, start_step=start_step,
+        **self._host)
     columns = self._columns[role]
-    return (_select_aus(b, columns) for b in ds.skip(start_step).as_numpy_iterator())
+    return (_select_aus(b, columns) for b in ds.as_numpy_iterator())
 
   def source_batches(self, global_batch_size, start_step=0):
     return self._train('source', self._config.data.source_train_split,

@@ -33,6 +33,7 @@ from sklearn import linear_model, metrics as skm, preprocessing
 from au_jax import losses
 from au_jax import metrics
 from au_jax import target_statistics
+from au_jax.data import normalise_images
 
 PATHS = ('source', 'target', 'direct', 'target_wildstats', 'source_labstats')
 PROBES = ('F_l', 'reconstructed', 'F_b')
@@ -51,6 +52,7 @@ def _pool(x, side):
 
 @functools.partial(jax.jit, static_argnames=('model',))
 def _outputs(model, variables, images):
+  images = normalise_images(images)
   o = model.apply(variables, images, method='inference_outputs')
   cells = jnp.argmax(o['landmark_logits'].reshape(images.shape[0], -1,
                                                   o['landmark_logits'].shape[-1]), axis=1)

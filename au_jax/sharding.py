@@ -7,6 +7,9 @@ multi-host TPU pod run the same code. (`jax.pmap` is in maintenance mode since J
 au_jax does not use it.)
 """
 
+import collections
+import itertools
+
 import jax
 import numpy as np
 
@@ -32,3 +35,15 @@ def to_global(batch, mesh):
   sharding = batch_sharded(mesh)
   return jax.tree.map(
       lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), batch)
+
+
+def prefetch_to_mesh(batches, mesh, size=2):
+  """Yields to_global(batch) for each host batch of `batches`, with `size` batches
+  already on their way to the devices: the copies are asynchronous, so the next
+  batches travel while a step runs (flax.jax_utils.prefetch_to_device, for a mesh)."""
+  batches = iter(batches)
+  queue = collections.deque(to_global(b, mesh) for b in itertools.islice(batches, size))
+  while queue:
+    batch = queue.popleft()
+    queue.extend(to_global(b, mesh) for b in itertools.islice(batches, 1))
+    yield batch

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 
 from au_jax import config_lib
 from au_jax import sharding
+from au_jax.data import normalise_images
 
 KEY = 'au_detector_target'  # batch_stats entry of the target path's E_au statistics
 SOURCE_KEY = 'au_detector_source'  # the source path's own (config.train.source_path_statistics)
@@ -75,7 +76,7 @@ def _update(model, variables, images, path='target'):
   """One train-mode pass of E_au over a path's features (computed in eval mode),
   starting from KEYS[path]'s statistics; only KEYS[path] changes."""
   own = for_path(variables, path)
-  features = model.apply(own, images, path, method='au_input')
+  features = model.apply(own, normalise_images(images), path, method='au_input')
   _, new = model.apply(own, features, True, method=lambda m, f, t: m.au_detector(f, t),
                        mutable=['batch_stats'])
   stats = {**variables['batch_stats'], KEYS[path]: new['batch_stats']['au_detector']}

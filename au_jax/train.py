@@ -20,6 +20,7 @@ import optax
 from au_jax import checkpointing
 from au_jax import config_lib
 from au_jax import curves
+from au_jax import data as data_lib
 from au_jax import evaluate
 from au_jax import objective
 from au_jax import optim
@@ -201,9 +202,15 @@ def make_source_only_step(model, config, steps_per_epoch, au_weights):
 
 
 def jit_step(step_fn, mesh):
-  """jit over the mesh: state replicated and donated, batch sharded on 'data'."""
+  """jit over the mesh: state replicated and donated, batch sharded on 'data'. Images
+  may arrive as uint8 (as the tf.data pipeline sends them): they become the model's
+  [-1, 1] floats inside the compiled step."""
   replicated = sharding.replicated(mesh)
-  return jax.jit(step_fn, in_shardings=(replicated, sharding.batch_sharded(mesh)),
+
+  def step(state, batch):
+    return step_fn(state, data_lib.normalise_batch(batch))
+
+  return jax.jit(step, in_shardings=(replicated, sharding.batch_sharded(mesh)),
                  out_shardings=(replicated, replicated), donate_argnums=0)
 
 
@@ -236,41 +243,43 @@ def _run_stage(stage, state, step_fn, *, config, data, mesh, model, batch_size, 
   # Commit the state to the replicated sharding the step returns, so that the second
   # step does not compile again for a different input sharding.
   state = jax.device_put(state, sharding.replicated(mesh))
-  source = data.source_batches(batch_size, start)
-  target = data.target_batches(batch_size, start)
+  pairs = ({'source': s, 'target': t} for s, t in zip(
+      data.source_batches(batch_size, start), data.target_batches(batch_size, start)))
+  batches = sharding.prefetch_to_mesh(pairs, mesh, size=2)
   reporter.start(stage, start, total, spe, batch_size)
   last_good = manager.latest_step()
-  for step in range(start, total):
-    batch = sharding.to_global({'source': next(source), 'target': next(target)}, mesh)
-    state, logs = jitted(state, batch)
-    done = step + 1
-    epoch_end = done % spe == 0 or done == total
-    if done % config.train.log_every_steps == 0 or epoch_end:
-      logs = jax.device_get(logs)
-      if not all(np.isfinite(v) for v in logs.values()):
-        bad = sorted(k for k, v in logs.items() if not np.isfinite(v))
-        raise TrainingError(
-            f'stage {stage}: {", ".join(bad)} became NaN/inf at step {done}; stopped. '
-            f'The last good checkpoint is step {last_good} in {manager.directory}')
-      reporter.train_step(stage, done, logs)
-    if epoch_end or done % config.train.checkpoint_every_steps == 0:
-      scores = None
-      if epoch_end and evaluate_each_epoch:
-        variables = {'params': state.params, 'batch_stats': state.batch_stats}
-        for path in target_statistics.own_paths(config):  # E_au statistics per path
-          batches = (data.target_batches if path == 'target' else data.source_batches)
-          variables = target_statistics.estimate(
-              model, variables, batches(batch_size),
-              config.train.target_statistics_batches, mesh, path)
-        state = state.replace(batch_stats=variables['batch_stats'])
-        results = evaluate.evaluate(model, variables, data, config, mesh)
-        reporter.evaluation(stage, done, results)
-        best = results.get(config.train.best_split)
-        scores = {'val_f1': best['f1_mean']} if best else None
-      checkpointing.save(manager, done, state, scores,
-                         {'stage': str(stage), 'epoch': math.ceil(done / spe)})
-      last_good = done
-  manager.wait_until_finished()
+  try:  # the last save is finished when the stage ends, or stops on an error
+    for step in range(start, total):
+      state, logs = jitted(state, next(batches))
+      done = step + 1
+      epoch_end = done % spe == 0 or done == total
+      if done % config.train.log_every_steps == 0 or epoch_end:
+        logs = jax.device_get(logs)
+        if not all(np.isfinite(v) for v in logs.values()):
+          bad = sorted(k for k, v in logs.items() if not np.isfinite(v))
+          raise TrainingError(
+              f'stage {stage}: {", ".join(bad)} became NaN/inf at step {done}; stopped. '
+              f'The last good checkpoint is step {last_good} in {manager.directory}')
+        reporter.train_step(stage, done, logs)
+      if epoch_end or done % config.train.checkpoint_every_steps == 0:
+        scores = None
+        if epoch_end and evaluate_each_epoch:
+          variables = {'params': state.params, 'batch_stats': state.batch_stats}
+          for path in target_statistics.own_paths(config):  # E_au statistics per path
+            stream = (data.target_batches if path == 'target' else data.source_batches)
+            variables = target_statistics.estimate(
+                model, variables, stream(batch_size),
+                config.train.target_statistics_batches, mesh, path)
+          state = state.replace(batch_stats=variables['batch_stats'])
+          results = evaluate.evaluate(model, variables, data, config, mesh)
+          reporter.evaluation(stage, done, results)
+          best = results.get(config.train.best_split)
+          scores = {'val_f1': best['f1_mean']} if best else None
+        checkpointing.save(manager, done, state, scores,
+                           {'stage': str(stage), 'epoch': math.ceil(done / spe)})
+        last_good = done
+  finally:
+    manager.wait_until_finished()
   return state
 
 

@@ -1,14 +1,22 @@
 """tf.data input pipeline over a prepared data set (tf.data only, no JAX).
 
-Training: per-host shard (tfds.split_for_jax_process), shuffle, repeat, random crop
-with offsets 0..(aligned - crop) inclusive and a random horizontal flip that mirrors
-and reorders the 49 landmarks, batches of global_batch_size // process_count with the
-remainder dropped. Evaluation: centre crop, no flip, one pass; the last batch is padded
-with examples whose `valid` is 0, and every host yields the same number of batches
-(eval_steps). Augmentation draws from stateless ops keyed by (seed, host, position in
-the stream), as CLU's deterministic_data does, so one seed gives the same batches.
+Training: per-host shard (tfds.split_for_jax_process), epochs one after another, each
+shuffled with a seed of its own (seed, host, epoch), a random crop with offsets
+0..(aligned - crop) inclusive and a random horizontal flip that mirrors and reorders the
+49 landmarks, batches of global_batch_size // process_count with the remainder dropped
+(a batch may span two epochs). Evaluation: centre crop, no flip, one pass; the last
+batch is padded with examples whose `valid` is 0, and every host yields the same number
+of batches (eval_steps). Augmentation draws from stateless ops keyed by (seed, host,
+position in the stream), as CLU's deterministic_data does, so one seed gives the same
+batches.
 
-Batch: image float32 (B, crop, crop, 3) in [-1, 1] RGB ((x/255 - 0.5)/0.5);
+Resuming at step k (start_step) does not replay the stream: the epoch of element
+k * batch is computed, the epochs before it are never read, and the elements of that
+epoch before it are skipped as undecoded records (at most one epoch's reads, no PNG
+decoding), so the batches are those an uninterrupted stream yields from step k.
+
+Batch: image uint8 (B, crop, crop, 3) RGB, a quarter of float32's bytes (the jitted
+steps normalise it to [-1, 1], (x/255 - 0.5)/0.5: au_jax.data.normalise_images);
 landmarks float32 (B, 49, 2) in crop pixels (x, y) after crop and flip; au int32 and
 au_mask float32 (B, n_au); pseudo_au int32 and pseudo_mask float32 (B, n_au);
 valid float32 (B,).
@@ -94,7 +102,6 @@ def _preprocess(example, seed, *, train, crop_size, aligned_size):
     offset = tf.fill([2], (aligned_size - crop_size) // 2)
     flip = tf.constant(False)
   image, landmarks = crop_and_flip(image, example['landmarks'], offset, flip, crop_size)
-  image = (tf.cast(image, tf.float32) / 255.0 - 0.5) / 0.5
   return {
       'image': image,
       'landmarks': landmarks,
@@ -112,10 +119,28 @@ def _padding(element_spec):
   return tf.data.Dataset.from_tensors(zeros).repeat()
 
 
+def _epochs(records, count, epoch_seed, start, num_epochs, shuffle_buffer):
+  """The undecoded records of every epoch from stream position `start` on: epoch e is
+  `records` shuffled with a seed drawn from (epoch_seed, e), so any epoch can be rebuilt
+  without reading the ones before it."""
+  epoch, skip = divmod(start, count)
+  if num_epochs is None:
+    epochs = tf.data.Dataset.counter(start=epoch)
+  else:
+    epochs = tf.data.Dataset.range(epoch, max(epoch, num_epochs))
+
+  def shuffled(e):
+    key = tf.random.experimental.stateless_fold_in(epoch_seed, e)
+    seed = tf.random.stateless_uniform([], key, minval=None, maxval=None, dtype=tf.int64)
+    return records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
+
+  return epochs.flat_map(shuffled).skip(skip)
+
+
 def create_dataset(data_dir, name, split, *, global_batch_size, train, seed=0,
                    crop_size=176, aligned_size=None, process_index=0,
                    process_count=1, num_epochs=None, shuffle_buffer=10_000,
-                   prefetch=2, cache=False):
+                   prefetch=2, cache=False, start_step=0, threads=None):
   """Batches of a prepared data set for this host (see the module docstring).
 
   Args:
@@ -132,7 +157,10 @@ def create_dataset(data_dir, name, split, *, global_batch_size, train, seed=0,
     num_epochs: training passes (None = forever, reshuffled each pass).
     shuffle_buffer: examples in the shuffle buffer.
     prefetch: batches to prefetch.
-    cache: keep the decoded-record stream in memory (small data sets).
+    cache: keep the undecoded-record stream in memory (small data sets).
+    start_step: training only: the first batch is the one an uninterrupted stream
+      yields at this step (see the module docstring).
+    threads: tf.data's private thread pool size (None: tf.data's shared pool).
   """
   process_index, process_count = _host(process_index, process_count)
   info = meta.load_metadata(data_dir, name)
@@ -165,11 +193,15 @@ def create_dataset(data_dir, name, split, *, global_batch_size, train, seed=0,
     ds = ds.cache()
   host_seed = tf.random.experimental.stateless_fold_in(
       tf.constant([seed, 0], tf.int64), process_index)
+  first = start_step * batch_size  # the first element's position in this host's stream
   if train:
-    ds = ds.shuffle(shuffle_buffer, seed=seed + process_index,
-                    reshuffle_each_iteration=True)
-    ds = ds.repeat(num_epochs)
-  ds = ds.enumerate().map(
+    epoch_seed = tf.random.experimental.stateless_fold_in(
+        tf.constant([seed, 1], tf.int64), process_index)
+    ds = _epochs(ds, builder.info.splits[host_split].num_examples, epoch_seed, first,
+                 num_epochs, shuffle_buffer)
+  elif start_step:
+    raise ValueError('start_step is for training streams only')
+  ds = ds.enumerate(start=first).map(
       lambda i, x: _preprocess(
           x, tf.random.experimental.stateless_fold_in(host_seed, i), train=train,
           crop_size=crop_size, aligned_size=aligned_size),
@@ -182,6 +214,8 @@ def create_dataset(data_dir, name, split, *, global_batch_size, train, seed=0,
     ds = ds.batch(batch_size, drop_remainder=True)
   options = tf.data.Options()
   options.deterministic = True
+  if threads:
+    options.threading.private_threadpool_size = threads
   ds = ds.with_options(options)
   return ds.prefetch(prefetch)
 

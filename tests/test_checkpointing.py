@@ -117,6 +117,29 @@ def test_a_checkpoint_of_another_shape_fails_before_any_read(tmp_path, monkeypat
   assert 'in the checkpoint but' in str(error.value)
 
 
+def test_an_async_save_keeps_the_state_it_was_given(tmp_path):
+  # save() returns while orbax writes; the training step then donates the state's
+  # buffers. The checkpoint must hold the state as it was at save(), and a restore
+  # must wait for the write.
+  config = tiny()
+  model = config_lib.create_model(config)
+  mesh = sharding.make_mesh()
+  variables = jax.jit(functools.partial(train.init_variables, model, config))(
+      jax.random.key(0))
+  state = jax.device_put(train.create_state(variables, config, 2, 8),
+                         sharding.replicated(mesh))
+  expected = jax.device_get(state)
+  mngr = checkpointing.manager(str(tmp_path), 'stage2', config)
+  checkpointing.save(mngr, 1, state, scores={checkpointing.METRIC: 0.5})
+  bump = jax.jit(lambda s: jax.tree.map(lambda x: x + 1, s), donate_argnums=0)
+  changed = jax.block_until_ready(bump(state))  # reuses the saved state's buffers
+  restored, meta = checkpointing.restore(mngr, 1, changed, mesh)
+  assert meta == {} and mngr.latest_step() == 1
+  for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(restored)):
+    np.testing.assert_array_equal(a, b)
+  mngr.close()
+
+
 KILL_WORKER = os.path.join(HERE, 'workers', 'kill_worker.py')
 
 

@@ -1,4 +1,5 @@
-"""tf.data pipeline: crops, flips, normalisation, determinism, host sharding, eval padding."""
+"""tf.data pipeline: crops, flips, normalisation, determinism, host sharding, eval padding,
+resuming at a step."""
 
 import os
 
@@ -7,6 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from au_jax import data as data_lib
 from au_jax.geometry import landmarks as lm
 from data_pipelines import input_pipeline as ip
 from data_pipelines import metadata as meta
@@ -84,8 +86,9 @@ def test_crop_moves_landmarks_with_the_pixels():
 
 def test_batch_contents(data):
   (batch,) = batches(data, 'train', 1, global_batch_size=4, train=True, seed=0)
-  assert batch['image'].shape == (4, CROP, CROP, 3) and batch['image'].dtype == np.float32
-  assert -1.0 <= batch['image'].min() and batch['image'].max() <= 1.0
+  assert batch['image'].shape == (4, CROP, CROP, 3) and batch['image'].dtype == np.uint8
+  image = np.asarray(data_lib.normalise_images(batch['image']))
+  assert image.dtype == np.float32 and -1.0 <= image.min() and image.max() <= 1.0
   assert batch['landmarks'].shape == (4, 49, 2) and batch['landmarks'].dtype == np.float32
   assert batch['au'].shape == (4, 3) and batch['au'].dtype == np.int32
   assert batch['au_mask'].dtype == np.float32 and batch['au_mask'].min() == 1.0
@@ -103,9 +106,10 @@ def test_eval_is_centre_crop_and_normalised(data):
   offset = (ALIGNED - CROP) // 2
   for example in examples:
     key = tuple(np.round((example['landmarks'] - offset).reshape(-1), 3))
-    expected = (example['image'][offset:offset + CROP, offset:offset + CROP]
-                / 255.0 - 0.5) / 0.5
-    np.testing.assert_allclose(by_au_and_points[key], expected, atol=1e-6)
+    crop = example['image'][offset:offset + CROP, offset:offset + CROP]
+    np.testing.assert_array_equal(by_au_and_points[key], crop)  # uint8, as stored
+    np.testing.assert_allclose(data_lib.normalise_images(by_au_and_points[key]),
+                               (crop / 255.0 - 0.5) / 0.5, atol=1e-6)
 
 
 def test_eval_pads_the_last_batch(data):
@@ -165,6 +169,47 @@ def test_two_hosts_in_training(data):
                  process_index=i, process_count=2) for i in (0, 1)]
   assert got[0][0]['image'].shape == (2, CROP, CROP, 3)
   assert not np.array_equal(got[0][0]['image'], got[1][0]['image'])
+
+
+def _assert_same_batches(got, expected):
+  assert len(got) == len(expected)
+  for a, b in zip(got, expected):
+    assert set(a) == set(b)
+    for key in a:
+      np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@pytest.mark.parametrize('hosts', [1, 2])
+def test_resuming_at_a_step_gives_the_uninterrupted_batches(data, hosts):
+  # 14 examples, batches of 4 (one host) or 2 per host (two hosts, 7 examples each):
+  # epochs end inside batches 3, 6, 10, ... so the resumes below start in the middle of
+  # an epoch, on a batch that spans two epochs, and several epochs on.
+  for host in range(hosts):
+    kwargs = dict(global_batch_size=4, train=True, seed=5, process_index=host,
+                  process_count=hosts)
+    stream = batches(data, 'train', 16, **kwargs)
+    for k in (1, 3, 7, 12):
+      _assert_same_batches(batches(data, 'train', 16 - k, start_step=k, **kwargs),
+                           stream[k:])
+
+
+def test_resuming_does_not_decode_the_skipped_records(data, monkeypatch):
+  # Step 1000 of batches of 4 is element 4000 of the stream: epoch 285 of 14 examples,
+  # 10 records into it. Those records are read, not decoded; the epochs before are not
+  # read at all.
+  decoded = []
+  real = tf.io.decode_png
+
+  def counting_decode(contents, channels):
+    def count(x):
+      decoded.append(1)
+      return x
+    return real(tf.py_function(count, [contents], tf.string), channels=channels)
+  monkeypatch.setattr(tf.io, 'decode_png', counting_decode)
+  (batch,) = batches(data, 'train', 1, global_batch_size=4, train=True, seed=2,
+                     start_step=1000, threads=1, prefetch=1)
+  assert batch['image'].shape == (4, CROP, CROP, 3)
+  assert 4 <= len(decoded) < 40, len(decoded)  # a skip of decoded batches: > 4000
 
 
 def test_target_iterator_restarts_and_reshuffles(data):

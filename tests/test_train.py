@@ -13,6 +13,7 @@ import fixtures
 from fixtures import tiny, tiny_data
 from au_jax import checkpointing
 from au_jax import config_lib
+from au_jax import data as data_lib
 from au_jax import evaluate
 from au_jax import objective
 from au_jax import optim
@@ -106,6 +107,61 @@ def test_source_only_trains_only_encoder_and_au_detector(stage2_setup):
     changed = any(not np.array_equal(a, b) for a, b in zip(
         jax.tree.leaves(before[module]), jax.tree.leaves(after[module])))
     assert changed == (module in ('feature_encoder_s', 'au_detector')), module
+
+
+@pytest.mark.xdist_group('stage2_setup')  # one worker builds the fixture
+def test_uint8_images_are_normalised_inside_the_step(stage2_setup):
+  # The tf.data pipeline sends uint8 crops; the step must see the [-1, 1] floats that
+  # (x/255 - 0.5)/0.5 gives: the same loss and batch statistics. (Parameters are not
+  # compared: Adam's first step moves the biases before a BatchNorm, whose gradients
+  # are float noise, by ±lr whatever the rounding.)
+  config, model, mesh, variables = stage2_setup
+  config = config_lib.prepare_config(tiny(ablation='source_only'))
+  data = tiny_data(n=8)
+  step = train.jit_step(train.make_source_only_step(model, config, 8, data.au_weights),
+                        mesh)
+  rng = np.random.default_rng(0)
+  raw = {role: dict(b, image=rng.integers(0, 256, b['image'].shape).astype(np.uint8))
+         for role, b in (('source', next(data.source_batches(8))),
+                         ('target', next(data.target_batches(8))))}
+  floats = {role: dict(b, image=np.asarray(data_lib.normalise_images(jnp.asarray(b['image']))))
+            for role, b in raw.items()}
+  np.testing.assert_allclose(floats['source']['image'],
+                             (raw['source']['image'] / 255.0 - 0.5) / 0.5, atol=1e-6)
+  unscaled = {role: dict(b, image=b['image'].astype(np.float32)) for role, b in raw.items()}
+  out = []
+  for batch in (raw, floats, unscaled):
+    state = jax.device_put(train.create_state(jax.tree.map(jnp.copy, variables), config,
+                                              'source_only', 8),
+                           jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+    out.append(jax.device_get(step(state, sharding.to_global(batch, mesh))))
+  (s1, l1), (s2, l2), (_, l3) = out
+  assert float(l1['loss']) == pytest.approx(float(l2['loss']), rel=1e-5)
+  assert float(l3['loss']) != pytest.approx(float(l2['loss']), rel=1e-3)
+  for a, b in zip(jax.tree.leaves(s1.batch_stats), jax.tree.leaves(s2.batch_stats)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_prefetch_to_mesh_keeps_order_and_places_batches():
+  mesh = sharding.make_mesh()
+  n = jax.device_count()
+  host = [{'image': np.full((2 * n, 4, 4, 3), i, np.uint8), 'valid': np.full(2 * n, i)}
+          for i in range(5)]
+  pulled = []
+
+  def source():
+    for b in host:
+      pulled.append(1)
+      yield b
+  stream = sharding.prefetch_to_mesh(source(), mesh, size=2)
+  first = next(stream)
+  assert len(pulled) == 3  # the first batch and two more on their way
+  got = [first] + list(stream)
+  assert len(got) == 5
+  for i, b in enumerate(got):
+    assert b['image'].sharding == sharding.batch_sharded(mesh)
+    assert b['image'].dtype == jnp.uint8
+    np.testing.assert_array_equal(b['image'], host[i]['image'])
 
 
 @pytest.mark.xdist_group('stage2_setup')
