@@ -261,4 +261,5 @@ def create_model(config):
       landmark_branches=bool(loss.source_landmark_branch or loss.target_landmark_branch),
       dtype=jnp.bfloat16 if config.half_precision else jnp.float32,
       target_au=bool(config.data.pseudo_labels),
+      batched_calls=bool(m.get('batched_calls', True)),
   )

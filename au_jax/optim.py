@@ -78,8 +78,11 @@ def source_only_optimizer(cfg, steps_per_epoch):
                     b1=task.b1, b2=task.b2)
 
 
-def _adam(group_cfg, schedule):
-  return optax.adam(schedule, b1=group_cfg.b1, b2=group_cfg.b2, eps=1e-8)
+def _adam(group_cfg, schedule, flat=False):
+  """Adam; `flat` keeps its moments as one vector for the whole group (optax.flatten):
+  the same elementwise arithmetic, in a few kernels instead of a few per parameter."""
+  tx = optax.adam(schedule, b1=group_cfg.b1, b2=group_cfg.b2, eps=1e-8)
+  return optax.flatten(tx) if flat else tx
 
 
 def stage2_optimizers(cfg, steps_per_epoch):
@@ -89,13 +92,16 @@ def stage2_optimizers(cfg, steps_per_epoch):
   group still advances its Adam moments and count on steps where its gradient is zero,
   so the discriminator step and the generator step must not share a state (docs/method.md §4).
   The second one is an `optax.multi_transform` over the generators, task and landmark
-  groups, labelled by top-level module name.
+  groups, labelled by top-level module name. With `cfg.flat_optimizer_state` each
+  group's Adam moments are one flat vector (the same arithmetic in fewer kernels,
+  docs/training.md "Kernels per step"); checkpoints written without it hold them per
+  parameter, so a run resumes with the setting it started with.
   """
   schedules = stage2_schedules(cfg, steps_per_epoch)
-  groups = cfg.groups
-  tx_d = _adam(groups.discriminators, schedules['discriminators'])
+  groups, flat = cfg.groups, bool(cfg.get('flat_optimizer_state', True))
+  tx_d = _adam(groups.discriminators, schedules['discriminators'], flat)
   tx_g = optax.multi_transform(
-      {name: _adam(groups[name], schedules[name])
+      {name: _adam(groups[name], schedules[name], flat)
        for name in ('generators', 'task', 'landmark')},
       partition_labels)
   return tx_d, tx_g

@@ -65,6 +65,10 @@ def get_config():
   # True = ADLD's one shared E_f (row A always shares). Measured on SynthAU, two
   # extractors match or beat one (docs/experiments.md, item 4).
   c.model.share_feature_encoder = False
+  # Run each module's several calls of a stage-2 step (G_st six, E_au four, ...) as one
+  # call on their concatenated inputs, BatchNorm statistics kept per call: the same
+  # mathematics in fewer, larger kernels (docs/method.md §2, "Batched calls").
+  c.model.batched_calls = True
 
   c.loss = ml_collections.ConfigDict()
   # Eq. 13 trade-off weights.
@@ -108,6 +112,11 @@ def get_config():
   c.stage2.batch_size = 8
   c.stage2.constant_epochs = 4
   c.stage2.decay_epochs = 8
+  # Each optimiser group's Adam moments as one flat vector (optax.flatten): the same
+  # arithmetic in a few kernels rather than a few per parameter (docs/training.md,
+  # "Kernels per step"). Stage-2 checkpoints hold the moments in the layout they were
+  # written with: resume an older run with False.
+  c.stage2.flat_optimizer_state = True
   c.stage2.groups = ml_collections.ConfigDict({
       'discriminators': {'learning_rate': 5e-5, 'b1': 0.5, 'b2': 0.9},
       'generators': {'learning_rate': 5e-5, 'b1': 0.5, 'b2': 0.9},

@@ -41,10 +41,11 @@ class AUHead(nn.Module):
   dtype: layers.Dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, features):
+  def __call__(self, features, groups: int = 1):
     x = features
     for i in range(3):
-      x = layers.ConvBNPReLU(self.hidden, self.dtype, name=f'layer{i}')(x, self.train)
+      x = layers.ConvBNPReLU(self.hidden, self.dtype, name=f'layer{i}')(x, self.train,
+                                                                         groups)
     x = MeanOfConv3x3(self.hidden, name='last')(x)  # conv, then global average pool
     return layers.Dense(1, name='logit', dtype=self.dtype)(x)[:, 0].astype(jnp.float32)
 
@@ -61,8 +62,8 @@ class AUDetector(nn.Module):
   dtype: layers.Dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, features, train: bool):
+  def __call__(self, features, train: bool, groups: int = 1):
     layers.check_input(features, 4, 'AUDetector')
-    logits = [AUHead(self.hidden, train, self.dtype, name=f'head{i}')(features)
+    logits = [AUHead(self.hidden, train, self.dtype, name=f'head{i}')(features, groups)
               for i in range(self.num_aus)]
     return jnp.stack(logits, axis=-1)

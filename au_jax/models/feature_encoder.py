@@ -17,7 +17,8 @@ class FeatureEncoder(nn.Module):
   dtype: layers.Dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, images, train: bool):
+  def __call__(self, images, train: bool, groups: int = 1):
     layers.check_input(images, 4, 'FeatureEncoder', channels=3)
-    x = layers.ConvBlocks(tuple(self.channels), self.dtype, name='front')(images, train)
+    x = layers.ConvBlocks(tuple(self.channels), self.dtype, name='front')(
+        images, train, groups)
     return nn.tanh(x)

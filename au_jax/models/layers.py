@@ -4,7 +4,9 @@ Conventions that make the Flax modules match ADLD's PyTorch ones:
 - PReLU has one learnable slope per layer initialised to 0.25 (PyTorch's default; Flax's
   own default is 0.01).
 - Instance norm has no learnable scale or bias (PyTorch's `affine=False`), eps 1e-5.
-- BatchNorm uses PyTorch's momentum 0.1 (Flax momentum 0.9) and eps 1e-5.
+- BatchNorm uses PyTorch's momentum 0.1 (Flax momentum 0.9) and eps 1e-5; `groups` lets
+  one call normalise several calls' concatenated inputs apart (`BatchNorm`).
+- Every module's BatchNorm-bearing `__call__` takes `groups` (default 1) and passes it on.
 - Kernels use PyTorch's default init, U(±1/sqrt(fan_in)) (variance 1/(3·fan_in)), so the
   learning rates tuned for ADLD keep their meaning.
 - `dtype` is the computation dtype (bfloat16 with `config.half_precision`); parameters
@@ -15,6 +17,7 @@ import functools
 from typing import Any
 
 import flax.linen as nn
+from flax.linen import normalization
 import jax.numpy as jnp
 
 Dtype = Any
@@ -26,7 +29,50 @@ Dense = functools.partial(nn.Dense, kernel_init=torch_kernel_init)
 PReLU = functools.partial(nn.PReLU, negative_slope_init=0.25)
 InstanceNorm = functools.partial(
     nn.InstanceNorm, use_scale=False, use_bias=False, epsilon=1e-5)
-BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
+
+
+class BatchNorm(nn.Module):
+  """flax's nn.BatchNorm (same variables, same arithmetic) with PyTorch's momentum and
+  eps, whose batch may be several calls' inputs concatenated along the batch axis.
+
+  With `groups` = k in training, the batch is k equal slices, one per call: each slice is
+  normalised by its own statistics, and the running averages are updated once per
+  slice, in order, exactly as k calls one after another would update them. This lets a
+  module that the forward graph calls several times run as one call (docs/method.md
+  §2, "Batched calls"). Normalisation itself is flax's own (`_compute_stats`,
+  `_normalize`), so k = 1 is nn.BatchNorm.
+  """
+  use_running_average: bool | None = None
+  momentum: float = 0.9
+  epsilon: float = 1e-5
+  dtype: Dtype | None = None
+
+  @nn.compact
+  def __call__(self, x, groups: int = 1):
+    features = (x.shape[-1],)
+    ra_mean = self.variable('batch_stats', 'mean', jnp.zeros, features, jnp.float32)
+    ra_var = self.variable('batch_stats', 'var', jnp.ones, features, jnp.float32)
+    if self.use_running_average:
+      return self._normalize(x, ra_mean.value, ra_var.value)
+    if x.shape[0] % groups:
+      raise ValueError(f'BatchNorm: a batch of {x.shape[0]} is not {groups} equal calls')
+    xg = x.reshape(groups, x.shape[0] // groups, *x.shape[1:]) if groups > 1 else x
+    axes = tuple(range(xg.ndim - x.ndim, xg.ndim - 1))  # all but the group and channels
+    # pylint: disable-next=protected-access
+    mean, var = normalization._compute_stats(xg, axes, dtype=self.dtype)
+    if not self.is_initializing():
+      for k in range(groups):  # one update per call, in call order
+        m, v = (mean[k], var[k]) if groups > 1 else (mean, var)
+        ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * m
+        ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * v
+    return self._normalize(xg, mean, var).reshape(x.shape)
+
+  def _normalize(self, x, mean, var):
+    """flax's normalisation of x by mean, var: (C,), or (k, C) for k groups."""
+    return normalization._normalize(  # pylint: disable=protected-access
+        self, x, mean, var, tuple(range(mean.ndim - 1, x.ndim - 1)), (x.ndim - 1,),
+        self.dtype, jnp.float32, self.epsilon, True, True, nn.initializers.zeros,
+        nn.initializers.ones)
 
 
 def conv3x3(features, name=None, dtype=jnp.float32):
@@ -50,9 +96,9 @@ class ConvBNPReLU(nn.Module):
   dtype: Dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool):
+  def __call__(self, x, train: bool, groups: int = 1):
     x = conv3x3(self.features, dtype=self.dtype)(x)
-    x = BatchNorm(use_running_average=not train, dtype=self.dtype)(x)
+    x = BatchNorm(use_running_average=not train, dtype=self.dtype)(x, groups)
     return PReLU()(x)
 
 
@@ -62,9 +108,9 @@ class ConvBlock(nn.Module):
   dtype: Dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool):
-    x = ConvBNPReLU(self.features, self.dtype)(x, train)
-    x = ConvBNPReLU(self.features, self.dtype)(x, train)
+  def __call__(self, x, train: bool, groups: int = 1):
+    x = ConvBNPReLU(self.features, self.dtype)(x, train, groups)
+    x = ConvBNPReLU(self.features, self.dtype)(x, train, groups)
     return nn.avg_pool(x, (2, 2), strides=(2, 2), padding='VALID')
 
 
@@ -74,9 +120,9 @@ class ConvBlocks(nn.Module):
   dtype: Dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool):
+  def __call__(self, x, train: bool, groups: int = 1):
     for i, c in enumerate(self.channels):
-      x = ConvBlock(c, self.dtype, name=f'block{i}')(x, train)
+      x = ConvBlock(c, self.dtype, name=f'block{i}')(x, train, groups)
     return x
 
 

@@ -62,6 +62,9 @@ class MultiTaskAUNet(nn.Module):
   # every output the losses read is float32).
   dtype: layers.Dtype = jnp.float32
   target_au: bool = False
+  # Run each module's several calls of a stage-2 step as one call (`_calls`); False runs
+  # them one by one, the reference the tests compare with (the same mathematics).
+  batched_calls: bool = True
 
   def setup(self):
     lc = tuple(self.landmark_channels)
@@ -118,6 +121,25 @@ class MultiTaskAUNet(nn.Module):
     return {'feature': self.projector_feature, 'landmark': self.projector_landmark,
             'background': self.projector_background}[kind](x)
 
+  def _calls(self, fn, *calls, batch_norm=False):
+    """[fn(*args) for args in calls], the outputs of one module's several calls.
+
+    With `batched_calls` they run as ONE call on the calls' inputs concatenated along
+    the batch axis, and the outputs are split again: the same numbers for a module that
+    treats each sample alone (instance norm, convolutions), and, with `batch_norm`, for
+    a BatchNorm module too, which is then told the number of calls (`groups`) so that
+    each call's slice keeps its own batch statistics and running-average update
+    (`layers.BatchNorm`). Fewer, larger kernels per step (docs/method.md §2, "Batched
+    calls"). Without it, one call each, in order.
+    """
+    if not self.batched_calls or len(calls) == 1:
+      return [fn(*args) for args in calls]
+    joined = [jnp.concatenate(parts, axis=0) for parts in zip(*calls)]
+    out = fn(*joined, groups=len(calls)) if batch_norm else fn(*joined)
+    size = calls[0][0].shape[0]
+    return [jax.tree.map(lambda y, k=k: y[k * size:(k + 1) * size], out)
+            for k in range(len(calls))]
+
   # -- public methods -------------------------------------------------------------------
 
   def landmarks(self, images_s, images_t, train: bool):
@@ -130,32 +152,42 @@ class MultiTaskAUNet(nn.Module):
 
     Returns a dict of every feature and prediction the losses need; discriminators are
     applied separately by `discriminate` so the two optimiser steps can share this pass.
+    Each `_calls` below is one module's several calls of a step (see `_calls`).
     """
     o = {}
     # 1. Initial facial features.
-    o['F_s'] = self._encode(images_s, 'source', train)
-    o['F_t'] = self._encode(images_t, 'target', train)
+    if self.share_feature_encoder:
+      o['F_s'], o['F_t'] = self._calls(functools.partial(self.feature_encoder_s, train=train),
+                                       [images_s], [images_t], batch_norm=True)
+    else:
+      o['F_s'] = self._encode(images_s, 'source', train)
+      o['F_t'] = self._encode(images_t, 'target', train)
     # 2. First separation.
-    o['logits_sl'], o['F_sl'], o['F_sb'] = self._separate(o['F_s'], frozen=False)
-    o['logits_tl'], o['F_tl'], o['F_tb'] = self._separate(o['F_t'], frozen=False)
-    # 3. Cross mixing.
-    o['F_sltb'] = self.feature_generator(sg(o['F_sl']), o['F_tb'])
-    o['F_tlsb'] = self.feature_generator(sg(o['F_tl']), o['F_sb'])
+    first = functools.partial(self._separate, frozen=False)
+    ((o['logits_sl'], o['F_sl'], o['F_sb']),
+     (o['logits_tl'], o['F_tl'], o['F_tb'])) = self._calls(first, [o['F_s']], [o['F_t']])
+    # 3. Cross mixing, and ADLD's self-reconstruction (baseline config) with the same G_st.
+    mixes = [[sg(o['F_sl']), o['F_tb']], [sg(o['F_tl']), o['F_sb']]]
+    if self.self_reconstruction:
+      mixes += [[sg(o['F_sl']), o['F_sb']], [sg(o['F_tl']), o['F_tb']]]
+    mixed = self._calls(self.feature_generator, *mixes)
+    o['F_sltb'], o['F_tlsb'] = mixed[:2]
+    if self.self_reconstruction:
+      o['F_s_self'], o['F_t_self'] = mixed[2:]
     # 4. Second separation (frozen E_l) and cross-cyclic reconstruction.
-    o['logits_sl_prime'], o['F_sl_prime'], o['F_tb_prime'] = self._separate(
-        o['F_sltb'], frozen=True)
-    o['logits_tl_prime'], o['F_tl_prime'], o['F_sb_prime'] = self._separate(
-        o['F_tlsb'], frozen=True)
-    o['F_s_prime'] = self.feature_generator(sg(o['F_sl_prime']), o['F_sb_prime'])
-    o['F_t_prime'] = self.feature_generator(sg(o['F_tl_prime']), o['F_tb_prime'])
+    second = functools.partial(self._separate, frozen=True)
+    ((o['logits_sl_prime'], o['F_sl_prime'], o['F_tb_prime']),
+     (o['logits_tl_prime'], o['F_tl_prime'], o['F_sb_prime'])) = self._calls(
+         second, [o['F_sltb']], [o['F_tlsb']])
+    o['F_s_prime'], o['F_t_prime'] = self._calls(
+        self.feature_generator, [sg(o['F_sl_prime']), o['F_sb_prime']],
+        [sg(o['F_tl_prime']), o['F_tb_prime']])
     # Projected reconstructions for L_sr (Eq. 8); identity when projectors are off.
-    for d in ('s', 't'):
-      o[f'P_{d}'] = self._project('feature', o[f'F_{d}_prime'])
-      o[f'P_{d}l'] = self._project('landmark', o[f'F_{d}l_prime'])
-      o[f'P_{d}b'] = self._project('background', o[f'F_{d}b_prime'])
-    if self.self_reconstruction:  # ADLD's self-reconstruction term (baseline config).
-      o['F_s_self'] = self.feature_generator(sg(o['F_sl']), o['F_sb'])
-      o['F_t_self'] = self.feature_generator(sg(o['F_tl']), o['F_tb'])
+    for suffix, kind in (('', 'feature'), ('l', 'landmark'), ('b', 'background')):
+      rebuilt = [o[f'F_s{suffix}_prime']], [o[f'F_t{suffix}_prime']]
+      o[f'P_s{suffix}'], o[f'P_t{suffix}'] = (
+          self._calls(functools.partial(self._project, kind), *rebuilt)
+          if self.use_projectors else (rebuilt[0][0], rebuilt[1][0]))
     # 5. Landmark branches (rows A and source-only train none: not computed).
     if self.landmark_branches:
       o['FL_s'], o['FL_t'] = self.landmarks(images_s, images_t, train)
@@ -163,25 +195,24 @@ class MultiTaskAUNet(nn.Module):
     # have labels (F_t and F_tlsb too with pseudo labels), but E_au sees all four, as in
     # ADLD: its BatchNorm's running statistics, which inference uses, then average over
     # every kind of feature, target-landmark ones included, like the target path's.
-    o['au_s'] = self.au_detector(o['F_s'], train)
     stats_only = (lambda x: x) if self.target_au else sg
-    au_t = self.au_detector(stats_only(o['F_t']), train)
-    au_tlsb = self.au_detector(stats_only(o['F_tlsb']), train)
-    o['au_sltb'] = self.au_detector(o['F_sltb'], train)
+    o['au_s'], au_t, au_tlsb, o['au_sltb'] = self._calls(
+        functools.partial(self.au_detector, train=train), [o['F_s']],
+        [stats_only(o['F_t'])], [stats_only(o['F_tlsb'])], [o['F_sltb']], batch_norm=True)
     if self.target_au:  # pseudo-label mode ("-P")
       o['au_t'], o['au_tlsb'] = au_t, au_tlsb
     return {k: v.astype(jnp.float32) for k, v in o.items()}  # the losses run in float32
 
   def discriminate(self, f):
     """D_l on the background features and both D_d on real and mixed features."""
-    return {
-        'dl_sb': self.landmark_discriminator(f['F_sb']).astype(jnp.float32),
-        'dl_tb': self.landmark_discriminator(f['F_tb']).astype(jnp.float32),
-        'dd_s_real': self.domain_discriminator_s(f['F_s']),
-        'dd_s_fake': self.domain_discriminator_s(f['F_tlsb']),
-        'dd_t_real': self.domain_discriminator_t(f['F_t']),
-        'dd_t_fake': self.domain_discriminator_t(f['F_sltb']),
-    }
+    dl_sb, dl_tb = self._calls(self.landmark_discriminator, [f['F_sb']], [f['F_tb']])
+    dd_s_real, dd_s_fake = self._calls(self.domain_discriminator_s, [f['F_s']],
+                                       [f['F_tlsb']])
+    dd_t_real, dd_t_fake = self._calls(self.domain_discriminator_t, [f['F_t']],
+                                       [f['F_sltb']])
+    return {'dl_sb': dl_sb.astype(jnp.float32), 'dl_tb': dl_tb.astype(jnp.float32),
+            'dd_s_real': dd_s_real, 'dd_s_fake': dd_s_fake,
+            'dd_t_real': dd_t_real, 'dd_t_fake': dd_t_fake}
 
   def source_au_logits(self, images, train: bool = False):
     """E_au(E_f^s(I)) alone: the source-only baseline trains and evaluates this path."""
