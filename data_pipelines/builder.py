@@ -28,12 +28,14 @@ CACHE_DIR = '.prepare_cache'
 @dataclasses.dataclass(eq=False)
 class AlignedFacesConfig(tfds.core.BuilderConfig):
   """plan: records per split; options: alignment; extra: copied into the metadata."""
-  plan: Plan | None = None
+  # Not in the config's text (TFDS logs str(config)): the plan lists every record.
+  plan: Plan | None = dataclasses.field(default=None, repr=False)
   options: process.ProcessOptions = process.ProcessOptions()
   extra: dict = dataclasses.field(default_factory=dict)
   detect: object = None  # detect_faces(image) -> [(box, landmarks68)], for dlib.
   workers: int = 1
   progress: bool = True
+  cache_key: dict = dataclasses.field(default_factory=dict, repr=False)
 
 
 class AlignedFaces(tfds.core.GeneratorBasedBuilder):
@@ -103,7 +105,7 @@ class AlignedFaces(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, split, records):
     config = self.builder_config
-    cache = process.ChunkCache(self.cache_dir, config.options)
+    cache = process.ChunkCache(self.cache_dir, config.options, config.cache_key)
     n_au = len(config.plan.au_ids)
     count = {'read': len(records), 'examples': 0, 'positives': np.zeros(n_au, np.int64),
              'labelled': np.zeros(n_au, np.int64),

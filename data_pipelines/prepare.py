@@ -152,12 +152,12 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
     raise DataError(f'--name {name!r}: use lower case letters, digits, _ and -')
   if detector != 'hog' and not detect_landmarks:
     raise DataError(f'--detector {detector} is for --detect-landmarks')
+  # HOG at upsample 1 and dlib's own threshold: a face missed here is a training image
+  # lost. Only the largest face is used, so auto needs no CNN pass for group photos.
+  detector_options = {'hog': {'upsample': 1, 'min_score': 0.0},
+                      'auto': {'min_score': 0.0, 'group': None}}.get(detector, {})
   if detect_landmarks and detect is None:
     from au_jax import faces  # pylint: disable=g-import-not-at-top
-    # HOG at upsample 1 and dlib's own threshold: a face missed here is a training image
-    # lost. Only the largest face is used, so auto needs no CNN pass for group photos.
-    detector_options = {'hog': {'upsample': 1, 'min_score': 0.0},
-                        'auto': {'min_score': 0.0, 'group': None}}.get(detector, {})
     try:
       detect = faces.make_detector(detector, **detector_options)
     except faces.GeometryError as e:
@@ -189,10 +189,17 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
            'name': name, 'detect_landmarks': bool(detect_landmarks),
            **({'detector': detector} if detect_landmarks else {}),
            'pseudo_labels_matched': matched, **source.extra}
+  # Every option that changes a record names the cached chunks (process.ChunkCache).
+  cache_key = {
+      'format': fmt, 'inputs': [process.path_identity(i) for i in inputs],
+      'image_root': image_root and process.path_identity(image_root),
+      'detector': [detector, detector_options] if detect_landmarks else None,
+      'aus': plan.au_ids, 'frame_step': frame_step, 'max_train': max_train, 'seed': seed,
+      'pseudo_labels': pseudo_labels and process.path_identity(pseudo_labels)}
   config = builder_lib.AlignedFacesConfig(
       name=name, description=f'{fmt} data set prepared by au-jax prepare', plan=plan,
       options=process.ProcessOptions(aligned_size, bool(detect_landmarks)), extra=extra,
-      detect=detect, workers=workers, progress=progress)
+      detect=detect, workers=workers, progress=progress, cache_key=cache_key)
   builder = builder_lib.AlignedFaces(data_dir=output, config=config)
   if os.path.isfile(os.path.join(builder.data_path, 'dataset_info.json')) and not overwrite:
     return os.fspath(builder.data_path), meta.load_metadata(

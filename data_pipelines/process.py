@@ -22,7 +22,7 @@ from data_pipelines.records import ImageLoader
 REASONS = ('missing image', 'unreadable image', 'no face', 'no landmarks',
            'NaN landmarks', 'degenerate alignment')
 CHUNK = 256
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: the key holds every option that changes a record.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,16 +88,40 @@ def process_chunk(records, options, detect=None, workers=1):
     return list(pool.map(lambda r: _process_safe(r, ImageLoader(), options, detect), records))
 
 
-class ChunkCache:
-  """Finished chunks as .npz files named by a hash of their inputs."""
+def path_identity(path):
+  """What identifies an input path in the chunk-cache key: its size and modification
+  time for a file; for a folder, those of the entries directly inside it."""
+  path = os.path.abspath(path)
+  try:
+    if not os.path.isdir(path):
+      stat = os.stat(path)
+      return [path, stat.st_size, stat.st_mtime_ns]
+    entries = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns)
+                     for e in os.scandir(path))
+    return [path, entries]
+  except OSError:
+    return [path, None]
 
-  def __init__(self, folder, options):
+
+class ChunkCache:
+  """Finished chunks as .npz files named by a hash of their inputs.
+
+  `key` holds every option of the run that changes a record (detector, its upsample
+  and score threshold, AUs, frame step, pseudo labels, the inputs' identity); with
+  the options, the split and each record's own fields and file stamp it names the
+  chunk file, so a run resumed with other options recomputes its chunks instead of
+  mixing them with the old ones.
+  """
+
+  def __init__(self, folder, options, key=None):
     self.folder = folder
     self.options = options
+    self.key = key or {}
 
   def _fingerprint(self, split, records):
     digest = hashlib.sha1(json.dumps(
-        [_CACHE_VERSION, split, dataclasses.asdict(self.options)]).encode())
+        [_CACHE_VERSION, split, dataclasses.asdict(self.options), self.key],
+        sort_keys=True, default=str).encode())
     for r in records:
       try:
         stat = os.stat(r.image_path)
@@ -108,7 +132,8 @@ class ChunkCache:
       points = getattr(points, 'path', None) if hasattr(points, 'load') else (
           None if points is None else np.asarray(points, np.float64).tobytes().hex())
       digest.update(json.dumps([r.key, r.image_path, r.frame, r.aligned, stamp,
-                                points]).encode())
+                                points, sorted(r.labels.items()),
+                                sorted(r.pseudo.items())], default=str).encode())
     return digest.hexdigest()
 
   def path(self, split, records):

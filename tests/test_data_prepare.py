@@ -106,28 +106,74 @@ def test_prepared_examples_and_restart(tmp_path, capsys):
   assert len(sources(folder, 'train')) == 3
 
 
-def test_interrupted_prepare_resumes_from_chunks(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize('workers', [1, 2])
+def test_interrupted_prepare_resumes_from_chunks(tmp_path, capsys, monkeypatch, workers):
   path = fakes.write_manifest(tmp_path / 'm', n=8, splits=['train'])
   monkeypatch.setattr(process, 'CHUNK', 2)
-  real = process.process_chunk
-  calls = []
-  def failing(records, *args, **kwargs):
-    calls.append(len(records))
-    if len(calls) == 3:
-      raise KeyboardInterrupt  # The user stops the run during the third chunk.
-    return real(records, *args, **kwargs)
-  monkeypatch.setattr(process, 'process_chunk', failing)
+  real = process.ChunkCache.save
+  saved = []
+  def save(self, chunk_path, results):
+    if len(saved) == 2:
+      raise KeyboardInterrupt  # The user stops the run after two chunks.
+    saved.append(len(results))
+    return real(self, chunk_path, results)
+  monkeypatch.setattr(process.ChunkCache, 'save', save)
   args = ['--format', 'manifest', '--input', path, '--output', os.fspath(tmp_path / 'd'),
-          '--name', 'resume', '--aligned-size', '40']
+          '--name', 'resume', '--aligned-size', '40', '--workers', str(workers)]
   with pytest.raises(KeyboardInterrupt):
     prepare.main(args)
   cache = tmp_path / 'd' / 'aligned_faces' / 'resume' / '.prepare_cache'
   assert len(list(cache.glob('*.npz'))) == 2
-  calls.clear()
+  monkeypatch.setattr(process.ChunkCache, 'save', real)
+  computed = []
+  monkeypatch.setattr(process.ChunkCache, 'load', counting(process.ChunkCache.load,
+                                                           computed))
   assert run_main(capsys, *args)[0] == 0
-  assert len(calls) == 2  # Only the two unfinished chunks were aligned again.
+  assert computed == [False, False, True, True]  # Only two chunks were aligned again.
   names = sources(meta.dataset_path(os.fspath(tmp_path / 'd'), 'resume'), 'train')
   assert sorted(names) == [f'images/{i:04d}.png' for i in range(8)]
+
+
+def counting(load, found):
+  """Wraps ChunkCache.load to note, per chunk, whether it had to be computed."""
+  def wrapped(self, chunk_path):
+    results = load(self, chunk_path)
+    found.append(results is None)
+    return results
+  return wrapped
+
+
+def test_resumed_with_another_detector_recomputes_chunks(tmp_path, monkeypatch):
+  path = fakes.write_manifest(tmp_path / 'm', n=6, splits=['train'])
+  monkeypatch.setattr(process, 'CHUNK', 2)
+  _, detected = fakes.fake_face(np.random.default_rng(99))
+  calls = {'hog': 0, 'cnn': 0}
+  def detector(name):
+    def detect(image):
+      calls[name] += 1
+      return [faces.Detection((0, 0, 10, 10), 1.0, detected)]
+    return detect
+  real = process.ChunkCache.save
+  def save(self, chunk_path, results):
+    if calls['hog'] > 2:
+      raise KeyboardInterrupt  # Stopped during the second chunk: one chunk cached.
+    return real(self, chunk_path, results)
+  monkeypatch.setattr(process.ChunkCache, 'save', save)
+  run = lambda name: prepare.prepare(
+      'manifest', [path], os.fspath(tmp_path / 'd'), 'det', aligned_size=40,
+      detect_landmarks=True, detect=detector(name), detector=name, progress=False)
+  with pytest.raises(KeyboardInterrupt):
+    run('hog')
+  cache = tmp_path / 'd' / 'aligned_faces' / 'det' / '.prepare_cache'
+  assert len(list(cache.glob('*.npz'))) == 1 and calls['hog'] == 4
+  monkeypatch.setattr(process.ChunkCache, 'save', real)
+  _, info, _ = run('cnn')
+  assert calls['cnn'] == 6  # Every image again: none of the HOG chunk was reused.
+  assert info['detector'] == 'cnn' and info['splits'] == {'train': 6}
+  # The same detector again would have reused the cached chunk: the key, not chance.
+  key = lambda name: process.ChunkCache(os.fspath(cache), process.ProcessOptions(40, True),
+                                        {'detector': name}).path('train', [])
+  assert key('hog') != key('cnn')
 
 
 def test_empty_split_is_an_error(tmp_path, capsys):
