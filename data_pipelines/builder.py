@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from au_jax.geometry import landmarks as lm
 from data_pipelines import metadata as meta
+from data_pipelines import parallel
 from data_pipelines import process
 from data_pipelines.errors import DataError
 from data_pipelines.plan import Plan
@@ -114,14 +115,26 @@ class AlignedFaces(tfds.core.GeneratorBasedBuilder):
              'skipped': collections.Counter()}
     bar = tqdm(total=len(records), desc=f'aligning {split}', unit='img',
                disable=not config.progress)
-    for start in range(0, len(records), process.CHUNK):
-      chunk = records[start:start + process.CHUNK]
-      path = cache.path(split, chunk)
-      results = cache.load(path)
-      if results is None:
-        results = process.process_chunk(chunk, config.options, config.detect,
-                                         config.workers)
-        cache.save(path, results)
+    chunks = ((records[start:start + process.CHUNK],
+               cache.path(split, records[start:start + process.CHUNK]))
+              for start in range(0, len(records), process.CHUNK))
+    yield from self._examples(self.runner.run(chunks, cache), count, bar)
+    bar.close()
+    if not count['examples']:
+      skipped = ', '.join(f'{r}: {n}' for r, n in sorted(count['skipped'].items()))
+      raise DataError(f'split {split!r} is empty: all {len(records)} record(s) were '
+                      f'skipped ({skipped})')
+    self._counts[split] = {
+        k: (v.tolist() if isinstance(v, np.ndarray) else dict(v) if isinstance(
+            v, collections.Counter) else v) for k, v in count.items()}
+    if len(self._counts) == len(config.plan.splits):
+      self.info.metadata.update(meta.build(
+          config.plan.au_ids, config.options.aligned_size, self._counts,
+          {'folds_subjects': config.plan.folds, **config.extra}))
+
+  def _examples(self, chunk_results, count, bar):
+    """The examples of processed chunks; counts kept records and skips by reason."""
+    for chunk, results in chunk_results:
       for record, result in zip(chunk, results):
         if isinstance(result, str):
           count['skipped'][result] += 1
@@ -139,18 +152,26 @@ class AlignedFaces(tfds.core.GeneratorBasedBuilder):
             'pseudo_au': pseudo, 'pseudo_mask': pseudo_mask, 'subject': record.subject,
             'domain': record.domain, 'source': record.source}
       bar.update(len(chunk))
-    bar.close()
-    if not count['examples']:
-      skipped = ', '.join(f'{r}: {n}' for r, n in sorted(count['skipped'].items()))
-      raise DataError(f'split {split!r} is empty: all {len(records)} record(s) were '
-                      f'skipped ({skipped})')
-    self._counts[split] = {
-        k: (v.tolist() if isinstance(v, np.ndarray) else dict(v) if isinstance(
-            v, collections.Counter) else v) for k, v in count.items()}
-    if len(self._counts) == len(config.plan.splits):
-      self.info.metadata.update(meta.build(
-          config.plan.au_ids, config.options.aligned_size, self._counts,
-          {'folds_subjects': config.plan.folds, **config.extra}))
+
+  @property
+  def runner(self):
+    """The worker processes, started at the first chunk and shared by every split."""
+    if getattr(self, '_runner', None) is None:
+      config = self.builder_config
+      # Starting a worker takes about a second: a few records are done here instead.
+      total = sum(len(records) for records in config.plan.splits.values())
+      workers = min(config.workers, total // parallel.TASK)
+      detect = config.detect
+      if workers <= 1 and isinstance(detect, parallel.DetectorSpec):
+        detect = detect.build()
+      self._runner = parallel.ChunkRunner(config.options, detect, workers)
+    return self._runner
+
+  def close_runner(self, cancel=False):
+    """Stops the worker processes (`cancel`: drop the chunks not started)."""
+    if getattr(self, '_runner', None) is not None:
+      self._runner.close(cancel)
+      self._runner = None
 
   def _log_download_bytes(self):
     pass  # prepare prints its own summary instead of TFDS's "Downloading..." lines.

@@ -2,10 +2,10 @@
 
 Per-record problems raise SkipRecord with one of the REASONS, which `prepare` counts.
 Results are cached per chunk of records on disk, so that an interrupted `prepare`
-resumes where it stopped instead of aligning everything again.
+resumes where it stopped instead of aligning everything again. data_pipelines/parallel.py
+runs process_chunk on every core.
 """
 
-import concurrent.futures
 import dataclasses
 import hashlib
 import json
@@ -75,17 +75,16 @@ def _process_safe(record, loader, options, detect):
     return e.reason
 
 
-def process_chunk(records, options, detect=None, workers=1):
-  """Processes records; returns per record (png, landmarks) or a skip reason (str)."""
-  if workers <= 1 or any(r.frame is not None for r in records) or options.detect_landmarks:
-    # Video frames are read in order from one capture; dlib is not thread-safe.
-    loader = ImageLoader()
-    try:
-      return [_process_safe(r, loader, options, detect) for r in records]
-    finally:
+def process_chunk(records, options, detect=None, loader=None):
+  """Processes records in order; returns per record (png, landmarks) or a skip reason
+  (str). `loader` may be kept open across calls (a video read on from where it was)."""
+  own = loader is None
+  loader = loader or ImageLoader()
+  try:
+    return [_process_safe(r, loader, options, detect) for r in records]
+  finally:
+    if own:
       loader.close()
-  with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-    return list(pool.map(lambda r: _process_safe(r, ImageLoader(), options, detect), records))
 
 
 def path_identity(path):

@@ -15,6 +15,7 @@ from au_jax.geometry import GeometryError
 from au_jax import faces
 from data_pipelines import metadata as meta
 from data_pipelines import prepare
+from data_pipelines import parallel
 from data_pipelines import process
 from data_pipelines import fakes
 from data_pipelines.errors import DataError
@@ -110,6 +111,7 @@ def test_prepared_examples_and_restart(tmp_path, capsys):
 def test_interrupted_prepare_resumes_from_chunks(tmp_path, capsys, monkeypatch, workers):
   path = fakes.write_manifest(tmp_path / 'm', n=8, splits=['train'])
   monkeypatch.setattr(process, 'CHUNK', 2)
+  monkeypatch.setattr(parallel, 'TASK', 1)  # Workers even for 8 records.
   real = process.ChunkCache.save
   saved = []
   def save(self, chunk_path, results):
@@ -300,3 +302,35 @@ def test_emotionet_and_pseudo_labels(tmp_path, capsys):
   assert info.counts['train']['pseudo_positives'] == [4, 0, 0, 0, 0, 0]
   assert info.counts['validation']['labelled'] == [2, 2, 2, 2, 2, 0]
   assert info.raw['pseudo_labels_matched'] == 4
+
+
+def written_files(folder):
+  """{file name: bytes} of a prepared data set's version folder."""
+  return {name: open(os.path.join(folder, name), 'rb').read()
+          for name in sorted(os.listdir(folder))}
+
+
+@pytest.mark.parametrize('fmt', ['manifest', 'disfa'])
+def test_output_bytes_do_not_depend_on_workers(tmp_path, monkeypatch, fmt):
+  if fmt == 'manifest':
+    inputs = [fakes.write_manifest(tmp_path / 'm', n=14, splits=['train', 'test'],
+                                   aus=(4, 6, 12))]
+    (tmp_path / 'm' / 'images' / '0003.png').write_bytes(b'not a png')  # A skip.
+  else:  # Video frames: each worker reads its frames forward from its own capture.
+    fakes.write_disfa(os.fspath(tmp_path / 'disfa'), subjects=('SN001', 'SN013', 'SN003'),
+                      frames=7)  # a fold each
+    inputs = [os.fspath(tmp_path / 'disfa')]
+  monkeypatch.setattr(process, 'CHUNK', 3)  # Several chunks, and tasks, per split.
+  monkeypatch.setattr(parallel, 'TASK', 2)
+  written = {}
+  for workers in (1, 2):
+    folder, info, _ = prepare.prepare(fmt, inputs, os.fspath(tmp_path / f'w{workers}'),
+                                      'same', aligned_size=40, workers=workers,
+                                      aus=[4, 6, 12], progress=False)
+    written[workers] = written_files(folder)
+  records = [n for n in written[1] if '.tfrecord' in n]
+  assert records and set(written[1]) == set(written[2])
+  for name in records + ['metadata.json']:
+    assert written[1][name] == written[2][name], name
+  if fmt == 'manifest':
+    assert info['counts']['test']['skipped'] == {'unreadable image': 1}
