@@ -17,12 +17,12 @@ import numpy as np
 from au_jax.geometry import landmarks as lm
 from au_jax.geometry import align
 from data_pipelines.errors import SkipRecord
-from data_pipelines.records import ImageLoader
+from data_pipelines.records import ImageLoader, load_image_file
 
 REASONS = ('missing image', 'unreadable image', 'no face', 'no landmarks',
            'NaN landmarks', 'degenerate alignment')
 CHUNK = 256
-_CACHE_VERSION = 2  # 2: the key holds every option that changes a record.
+_CACHE_VERSION = 3  # 2: every option in the key; 3: reduced JPEG decoding.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +51,40 @@ def landmarks_of(record, image, options, detect):
   return points
 
 
+def decode_reduction(matrix):
+  """The largest JPEG decode reduction (1, 2, 4, 8) at which the alignment `matrix`
+  still only shrinks: the aligned face then loses no detail (the reduced decode
+  averages the pixels that a bilinear shrink by 2 or more would skip)."""
+  scale = float(np.hypot(matrix[0, 0], matrix[0, 1]))  # output pixels per input pixel
+  return next((f for f in (8, 4, 2) if scale * f <= 1.0), 1)
+
+
+def _align_reduced(record, options):
+  """Aligns a JPEG whose landmarks are known before decoding, decoded at the reduced
+  size the alignment allows (BP4D's 1392x1040 frames: half size, 3x faster)."""
+  try:
+    points = landmarks_of(record, None, options, None)
+    matrix = align.alignment_matrix(points, options.aligned_size)
+  except (SkipRecord, align.AlignmentError) as e:
+    load_image_file(record.image_path)  # A missing or unreadable image counts first.
+    if isinstance(e, SkipRecord):
+      raise
+    raise SkipRecord('degenerate alignment', f'{record.source}: {e}') from None
+  f = decode_reduction(matrix)
+  image = load_image_file(record.image_path, f)
+  # Reduced pixel i is centred on full pixel f * i + (f - 1) / 2.
+  to_full = np.array([[f, 0.0, (f - 1) / 2], [0.0, f, (f - 1) / 2], [0.0, 0.0, 1.0]])
+  aligned = cv2.warpAffine(image, matrix @ to_full, (options.aligned_size,) * 2,
+                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                           borderValue=align.BORDER_VALUE)
+  return aligned, align.transform_points(points, matrix).astype(np.float32)
+
+
 def process_record(record, loader, options, detect=None):
   """Returns (PNG bytes of the aligned RGB face, (49, 2) float32 aligned landmarks)."""
+  if (not options.detect_landmarks and record.frame is None and not record.aligned
+      and record.image_path.lower().endswith(('.jpg', '.jpeg'))):
+    return _encode(record, *_align_reduced(record, options))
   image = loader.load(record)
   points = landmarks_of(record, image, options, detect)
   if record.aligned:
@@ -62,6 +94,10 @@ def process_record(record, loader, options, detect=None):
       aligned, aligned_points = align.align_face(image, points, options.aligned_size)
     except align.AlignmentError as e:
       raise SkipRecord('degenerate alignment', f'{record.source}: {e}') from None
+  return _encode(record, aligned, aligned_points)
+
+
+def _encode(record, aligned, aligned_points):
   ok, png = cv2.imencode('.png', cv2.cvtColor(aligned, cv2.COLOR_RGB2BGR))
   if not ok:
     raise SkipRecord('unreadable image', record.source)
