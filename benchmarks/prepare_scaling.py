@@ -2,6 +2,9 @@
 
     python benchmarks/prepare_scaling.py [--baseline DIR] [--out benchmarks/prepare_scaling_cpu2.json]
 
+0. Whether dlib releases the GIL (the longest a Python thread waits while another
+   thread detects, against one detection's time; and 1 against 2 threads), and whether
+   two processes of this session get more CPU than one on this machine.
 1. With --detect-landmarks (dlib HOG at upsample 1 and 68 points) on 640x480 images
    with one face each (scikit-image's astronaut, moved, scaled and mirrored), at 1 and 2
    workers, alternately.
@@ -103,6 +106,69 @@ def best(runs):
   return max(r['images_per_s'] for r in runs)
 
 
+def _busy_loop(_):
+  start, x = time.perf_counter(), 0
+  for i in range(6_000_000):
+    x += i
+  return time.perf_counter() - start
+
+
+def machine_checks(repeats=6):
+  """Why threads or processes: (1) dlib's HOG detector and 68-point predictor in 1 and
+  2 threads (a speedup would mean they release the GIL); (2) one and two busy
+  processes of this session (whether more processes get more CPU on this machine)."""
+  import threading  # pylint: disable=g-import-not-at-top
+  import multiprocessing  # pylint: disable=g-import-not-at-top
+  import dlib  # pylint: disable=g-import-not-at-top
+  import skimage.data  # pylint: disable=g-import-not-at-top
+  from au_jax.faces import models  # pylint: disable=g-import-not-at-top
+  image = np.ascontiguousarray(skimage.data.astronaut())
+  predictor = models.hog_and_shape_predictor()[1]
+  box = dlib.rectangle(170, 60, 290, 180)
+  def detect(detector):
+    for _ in range(repeats):
+      detector(image, 1)
+  def place(_):
+    for _ in range(50 * repeats):
+      predictor(image, box)
+  def threads(target, n, make):
+    workers = [threading.Thread(target=target, args=(make(),)) for _ in range(n)]
+    start = time.perf_counter()
+    for w in workers:
+      w.start()
+    for w in workers:
+      w.join()
+    return time.perf_counter() - start
+  def longest_pause(target, arg):
+    """The longest this thread waited between two steps of a Python loop while
+    `target` ran in another thread: about one call's time if the call holds the GIL,
+    a few milliseconds (the switch interval, or the machine's load) if it releases it."""
+    worker = threading.Thread(target=target, args=(arg,))
+    worker.start()
+    last, longest = time.perf_counter(), 0.0
+    while worker.is_alive():
+      now = time.perf_counter()
+      longest, last = max(longest, now - last), now
+    return round(longest * 1000, 1)
+  start = time.perf_counter()
+  detect(dlib.get_frontal_face_detector())
+  out = {'load_average': os.getloadavg(),
+         'hog_call_ms': round((time.perf_counter() - start) / repeats * 1000, 1),
+         'longest_pause_ms': {
+             'hog_detect': longest_pause(detect, dlib.get_frontal_face_detector()),
+             'shape_predictor': longest_pause(place, None),
+             'time_sleep': longest_pause(time.sleep, repeats * 0.2)}}
+  for name, target, make in (('hog', detect, dlib.get_frontal_face_detector),
+                             ('shape_predictor', place, lambda: None)):
+    one, two = threads(target, 1, make), threads(target, 2, make)
+    out[f'{name}_threads_speedup'] = round(2 * one / two, 2)  # 2x the work in `two`
+  with multiprocessing.get_context('spawn').Pool(2) as pool:
+    one = pool.map(_busy_loop, [0])[0]
+    two = pool.map(_busy_loop, [0, 1])
+  out['two_processes_throughput'] = round(2 * one / max(two), 2)
+  return out
+
+
 def estimate(out):
   """Adds estimated hours for the real data sets on dedicated cores: the CPU seconds an
   image took at 2 workers (worker start included) over the cores, assuming every
@@ -138,6 +204,8 @@ def main(argv=None):
                                                     'prepare_scaling_cpu2.json'))
   parser.add_argument('--estimate', metavar='JSON',
                       help='only recompute the estimates of a results file')
+  parser.add_argument('--checks-only', action='store_true',
+                      help='only run the thread and process checks into --out')
   parser.add_argument('--one', help=argparse.SUPPRESS)
   parser.add_argument('--workers', type=int, default=1, help=argparse.SUPPRESS)
   parser.add_argument('--detect', action='store_true', help=argparse.SUPPRESS)
@@ -154,6 +222,13 @@ def main(argv=None):
 
   sys.path.insert(0, REPO)
   from data_pipelines import parallel  # pylint: disable=g-import-not-at-top
+  if args.checks_only:
+    with open(args.out) as f:
+      out = json.load(f)
+    out['machine_checks'] = machine_checks()
+    with open(args.out, 'w') as f:
+      json.dump(out, f, indent=1)
+    return print(out['machine_checks'])
   cores = parallel.available_cores()
   try:
     with open('/proc/sys/kernel/sched_autogroup_enabled') as f:
@@ -189,6 +264,7 @@ def main(argv=None):
                    speedup_best=round(best(runs['new']) / best(runs['baseline']), 2))
     out['no_detection_1392x1040'] = plain
   out['load_average_after'] = os.getloadavg()
+  out['machine_checks'] = machine_checks()
 
   estimate(out)
   with open(args.out, 'w') as f:

@@ -1,9 +1,12 @@
 """Processes prepare's chunks on every core of the host, in order, while they are written.
 
-dlib's HOG detector and shape predictor hold the GIL (two threads run them no faster
-than one, measured in benchmarks/prepare_scaling.py), and one detector keeps per-call
-state, so `--workers N` starts N processes, each with its own detector and its own video
-capture. A chunk is cut into tasks (a video's frames stay in one task, read forward from
+`--workers N` starts N processes, each with its own detector and its own video
+capture. dlib's HOG detector releases the GIL while it scans (a Python thread kept
+running through its calls, benchmarks/prepare_scaling.py), but a detector keeps
+per-call state, and the rest of a record's work (the 68 points as Python objects, the
+alignment's numpy, the landmark files) holds the GIL; processes share none of it, and
+also spread the decoding of videos and of BP4D's JPEGs. A worker takes a second or two
+to start (imports, the 68-point model). A chunk is cut into tasks (a video's frames stay in one task, read forward from
 one capture); the next chunks are processed while the current one is written. The
 results, and so the written bytes, do not depend on N: every record goes through the
 same process.process_record, and chunks come back in their order.
