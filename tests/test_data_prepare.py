@@ -336,3 +336,47 @@ def test_output_bytes_do_not_depend_on_workers(tmp_path, monkeypatch, fmt):
     assert written[1][name] == written[2][name], name
   if fmt == 'manifest':
     assert info['counts']['test']['skipped'] == {'unreadable image': 1}
+
+
+def test_detection_in_workers_writes_the_same_bytes(tmp_path, monkeypatch):
+  # dlib's HOG detector and 68 points in 2 worker processes, one detector each, against
+  # the same in this process; one image has no face.
+  from skimage import data as skdata
+  import cv2
+  astronaut = cv2.resize(skdata.astronaut(), (200, 200), interpolation=cv2.INTER_AREA)
+  rows = []
+  for i in range(5):
+    image = np.full((240, 320, 3), 90 + 20 * i, np.uint8)
+    if i != 2:
+      image[20 + 4 * i:220 + 4 * i, 30 + 10 * i:230 + 10 * i] = (
+          astronaut[:, ::-1] if i % 2 else astronaut)
+    fakes.write_image(os.fspath(tmp_path / 'm' / f'{i}.jpg'), image)
+    rows.append([f'{i}.jpg', 's1', 'train', str(i % 2)])
+  path = fakes.write_csv(os.fspath(tmp_path / 'm' / 'manifest.csv'),
+                         ['image', 'subject', 'split', 'AU1'], rows)
+  monkeypatch.setattr(process, 'CHUNK', 2)
+  monkeypatch.setattr(parallel, 'TASK', 1)
+  written = {}
+  for workers in (1, 2):
+    folder, info, _ = prepare.prepare('manifest', [path], os.fspath(tmp_path / f'w{workers}'),
+                                      'det', aligned_size=40, detect_landmarks=True,
+                                      workers=workers, progress=False)
+    assert info['counts']['train']['skipped'] == {'no face': 1}
+    written[workers] = written_files(folder)
+  for name in [n for n in written[1] if '.tfrecord' in n] + ['metadata.json']:
+    assert written[1][name] == written[2][name], name
+
+
+def test_workers_default_to_the_cores_available(monkeypatch, capsys):
+  seen = {}
+  def fake_prepare(*args, workers, **kwargs):
+    seen['workers'] = workers
+    raise DataError('stop here')
+  monkeypatch.setattr(prepare, 'prepare', fake_prepare)
+  monkeypatch.setattr(parallel, 'available_cores', lambda: 7)
+  assert run_main(capsys, '--format', 'manifest', '--input', 'x.csv', '--output', 'd',
+                  '--name', 'n')[0] == 2
+  assert seen['workers'] == 7
+  assert run_main(capsys, '--format', 'manifest', '--input', 'x.csv', '--output', 'd',
+                  '--name', 'n', '--workers', '3')[0] == 2
+  assert seen['workers'] == 3
