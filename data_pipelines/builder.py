@@ -115,9 +115,7 @@ class AlignedFaces(tfds.core.GeneratorBasedBuilder):
              'skipped': collections.Counter()}
     bar = tqdm(total=len(records), desc=f'aligning {split}', unit='img',
                disable=not config.progress)
-    chunks = ((records[start:start + process.CHUNK],
-               cache.path(split, records[start:start + process.CHUNK]))
-              for start in range(0, len(records), process.CHUNK))
+    chunks = [(chunk, cache.path(split, chunk)) for chunk in process.chunks(records)]
     yield from self._examples(self.runner.run(chunks, cache), count, bar)
     bar.close()
     if not count['examples']:
@@ -158,9 +156,10 @@ class AlignedFaces(tfds.core.GeneratorBasedBuilder):
     """The worker processes, started at the first chunk and shared by every split."""
     if getattr(self, '_runner', None) is None:
       config = self.builder_config
-      # Starting a worker takes about a second: a few records are done here instead.
-      total = sum(len(records) for records in config.plan.splits.values())
-      workers = min(config.workers, total // parallel.TASK)
+      # A chunk is a worker's task, and starting a worker takes a second or two: an
+      # input of one chunk is done in this process.
+      total = sum(len(process.chunks(records)) for records in config.plan.splits.values())
+      workers = min(config.workers, total)
       detect = config.detect
       if workers <= 1 and isinstance(detect, parallel.DetectorSpec):
         detect = detect.build()

@@ -1,4 +1,4 @@
-"""Processes prepare's chunks on every core of the host, in order, while they are written.
+"""Processes prepare's chunks on every core of the host while they are written.
 
 `--workers N` starts N processes, each with its own detector and its own video
 capture. dlib's HOG detector releases the GIL while it scans (a Python thread kept
@@ -6,22 +6,27 @@ running through its calls, benchmarks/prepare_scaling.py), but a detector keeps
 per-call state, and the rest of a record's work (the 68 points as Python objects, the
 alignment's numpy, the landmark files) holds the GIL; processes share none of it, and
 also spread the decoding of videos and of BP4D's JPEGs. A worker takes a second or two
-to start (imports, the 68-point model). A chunk is cut into tasks (a video's frames stay in one task, read forward from
-one capture); the next chunks are processed while the current one is written. The
-results, and so the written bytes, do not depend on N: every record goes through the
-same process.process_record, and chunks come back in their order.
+to start (imports, the 68-point model).
+
+Each chunk is one task. Videos are read forward (seeking is unreliable), so all the
+chunks of one video go to one worker, in order, and the videos are spread over the
+workers; chunks of image files go to the least loaded worker. Chunks are written as
+they finish: TFDS orders the examples by a hash of their keys, so the written bytes do
+not depend on N or on the order chunks finish in.
 """
 
 import collections
 import concurrent.futures
+import concurrent.futures.process
 import dataclasses
 import multiprocessing
 import os
 
 from data_pipelines import process
+from data_pipelines.errors import DataError
 from data_pipelines.records import ImageLoader
 
-TASK = 16  # records of image files per task: small enough to share a chunk out
+AHEAD = 2  # chunks in flight per worker: one to work on, one waiting
 
 
 def available_cores():
@@ -44,19 +49,9 @@ class DetectorSpec:
     return faces.make_detector(self.name, **dict(self.options))
 
 
-def split_tasks(records, size=TASK):
-  """Consecutive records cut into tasks: frames of one video together, files by `size`."""
-  tasks = []
-  for r in records:
-    video = r.image_path if r.frame is not None else None
-    last = tasks[-1][-1] if tasks else None
-    same = last is not None and (
-        (last.image_path if last.frame is not None else None) == video)
-    if same and (video is not None or len(tasks[-1]) < size):
-      tasks[-1].append(r)
-    else:
-      tasks.append([r])
-  return tasks
+def video_of(chunk):
+  """The video a chunk's frames come from, or None for image files."""
+  return chunk[0].image_path if chunk and chunk[0].frame is not None else None
 
 
 _WORKER = {}  # this worker process's options, detector and video capture
@@ -75,21 +70,22 @@ def _run_task(records):
 
 
 class ChunkRunner:
-  """Gives each chunk's results in chunk order, from the cache or computed.
+  """Gives each chunk's results, from the cache or computed.
 
-  workers=1 processes in this process (and so can use any `detect` callable); more
-  start that many processes, which need a DetectorSpec or a picklable `detect`.
-  `ahead` chunks are submitted beyond the one being written.
+  workers=1 processes in this process, in order (and so can use any `detect`
+  callable); more start that many processes, which need a DetectorSpec or a picklable
+  `detect`, and give chunks as they finish.
   """
 
-  def __init__(self, options, detect=None, workers=1, ahead=None):
+  def __init__(self, options, detect=None, workers=1):
     self.options, self.workers = options, max(1, int(workers))
-    self.ahead = max(2, self.workers) if ahead is None else ahead
-    self._pool = None
+    self._pools = []
     if self.workers > 1:
-      self._pool = concurrent.futures.ProcessPoolExecutor(
-          self.workers, mp_context=multiprocessing.get_context('spawn'),
-          initializer=_start_worker, initargs=(options, detect))
+      context = multiprocessing.get_context('spawn')
+      # One single-process pool per worker: a video's chunks must reach one worker.
+      self._pools = [concurrent.futures.ProcessPoolExecutor(
+          1, mp_context=context, initializer=_start_worker, initargs=(options, detect))
+                     for _ in range(self.workers)]
     else:
       if isinstance(detect, DetectorSpec):
         detect = detect.build()
@@ -102,38 +98,63 @@ class ChunkRunner:
     self.close(cancel=exc[0] is not None)
 
   def close(self, cancel=False):
-    if self._pool is not None:
-      self._pool.shutdown(wait=True, cancel_futures=cancel)
-      self._pool = None
-    elif self.workers == 1:
+    for pool in self._pools:
+      pool.shutdown(wait=True, cancel_futures=cancel)
+    self._pools = []
+    if self.workers == 1:
       self._loader.close()
 
-  def _submit(self, records):
-    if self._pool is None:
-      return None  # Computed in _finish, in this process.
-    return [self._pool.submit(_run_task, task) for task in split_tasks(records)]
-
-  def _finish(self, records, futures):
-    if futures is None:
-      return process.process_chunk(records, self.options, self._detect, self._loader)
-    return [result for future in futures for result in future.result()]
-
   def run(self, chunks, cache):
-    """Yields (chunk, results) for each (chunk, cache path) of `chunks`, in order;
-    computed chunks are saved to `cache` before they are given out."""
-    pending = collections.deque()
-    def finish():
-      chunk, path, cached, futures = pending.popleft()
-      if cached is not None:
-        return chunk, cached
-      results = self._finish(chunk, futures)
-      cache.save(path, results)
-      return chunk, results
+    """Yields (chunk, results) for each (chunk, cache path) of `chunks`; computed
+    chunks are saved to `cache` before they are given out."""
+    if not self._pools:
+      for chunk, path in chunks:
+        results = cache.load(path)
+        if results is None:
+          results = process.process_chunk(chunk, self.options, self._detect,
+                                          self._loader)
+          cache.save(path, results)
+        yield chunk, results
+      return
+    yield from self._run_parallel(chunks, cache)
+
+  def _run_parallel(self, chunks, cache):
+    queues = [collections.deque() for _ in self._pools]
+    assigned, owner, cached = [0] * len(self._pools), {}, []
     for chunk, path in chunks:
-      cached = cache.load(path)
-      pending.append((chunk, path, cached, None if cached is not None
-                      else self._submit(chunk)))
-      while len(pending) > self.ahead:
-        yield finish()
-    while pending:
-      yield finish()
+      if cache.exists(path):
+        cached.append((chunk, path))
+        continue
+      video = video_of(chunk)
+      worker = owner.get(video) if video is not None else None
+      if worker is None:
+        worker = min(range(len(self._pools)), key=assigned.__getitem__)
+        if video is not None:
+          owner[video] = worker
+      queues[worker].append((chunk, path))
+      assigned[worker] += len(chunk)
+    running, busy = {}, [0] * len(self._pools)
+    def top_up(worker):
+      while queues[worker] and busy[worker] < AHEAD:
+        chunk, path = queues[worker].popleft()
+        future = self._pools[worker].submit(_run_task, chunk)
+        running[future], busy[worker] = (chunk, path, worker), busy[worker] + 1
+    for worker in range(len(self._pools)):
+      top_up(worker)
+    for chunk, path in cached:  # Written while the workers start on the rest.
+      yield chunk, cache.load(path)
+    while running:
+      done, _ = concurrent.futures.wait(
+          running, return_when=concurrent.futures.FIRST_COMPLETED)
+      for future in done:
+        chunk, path, worker = running.pop(future)
+        busy[worker] -= 1
+        try:
+          results = future.result()
+        except concurrent.futures.process.BrokenProcessPool:
+          raise DataError('a prepare worker process stopped (out of memory?); the '
+                          'finished chunks are kept: run again to resume, with '
+                          'fewer --workers') from None
+        cache.save(path, results)
+        top_up(worker)
+        yield chunk, results

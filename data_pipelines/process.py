@@ -21,7 +21,7 @@ from data_pipelines.records import ImageLoader, load_image_file
 
 REASONS = ('missing image', 'unreadable image', 'no face', 'no landmarks',
            'NaN landmarks', 'degenerate alignment')
-CHUNK = 256
+CHUNK = 64  # records; also the task of one worker
 _CACHE_VERSION = 3  # 2: every option in the key; 3: reduced JPEG decoding.
 
 
@@ -138,6 +138,22 @@ def path_identity(path):
     return [path, None]
 
 
+def chunks(records, size=None):
+  """Consecutive records cut into chunks of at most `size` (default CHUNK); a chunk
+  holds frames of one video or image files, never both."""
+  size = size or CHUNK
+  out = []
+  for r in records:
+    video = r.image_path if r.frame is not None else None
+    last = out[-1][-1] if out else None
+    if (last is not None and len(out[-1]) < size
+        and (last.image_path if last.frame is not None else None) == video):
+      out[-1].append(r)
+    else:
+      out.append([r])
+  return out
+
+
 class ChunkCache:
   """Finished chunks as .npz files named by a hash of their inputs.
 
@@ -173,6 +189,9 @@ class ChunkCache:
 
   def path(self, split, records):
     return os.path.join(self.folder, f'{split}-{self._fingerprint(split, records)}.npz')
+
+  def exists(self, path):
+    return os.path.isfile(path)
 
   def load(self, path):
     if not os.path.isfile(path):

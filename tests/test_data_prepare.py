@@ -112,7 +112,6 @@ def test_interrupted_prepare_resumes_from_chunks(tmp_path, capsys, monkeypatch, 
   path = fakes.write_manifest(tmp_path / 'm', n=8, splits=['train'])
   os.remove(tmp_path / 'm' / 'images' / '0001.png')  # Skipped in a chunk that is cached.
   monkeypatch.setattr(process, 'CHUNK', 2)
-  monkeypatch.setattr(parallel, 'TASK', 1)  # Workers even for 8 records.
   real = process.ChunkCache.save
   saved = []
   def save(self, chunk_path, results):
@@ -127,24 +126,14 @@ def test_interrupted_prepare_resumes_from_chunks(tmp_path, capsys, monkeypatch, 
     prepare.main(args)
   cache = tmp_path / 'd' / 'aligned_faces' / 'resume' / '.prepare_cache'
   assert len(list(cache.glob('*.npz'))) == 2
-  monkeypatch.setattr(process.ChunkCache, 'save', real)
-  computed = []
-  monkeypatch.setattr(process.ChunkCache, 'load', counting(process.ChunkCache.load,
-                                                           computed))
+  saved.clear()
+  monkeypatch.setattr(process.ChunkCache, 'save', lambda self, chunk_path, results: (
+      saved.append(len(results)), real(self, chunk_path, results)))
   code, out, _ = run_main(capsys, *args)
   assert code == 0 and 'skipped: missing image 1' in out  # The cached skip still counts.
-  assert computed == [False, False, True, True]  # Only two chunks were aligned again.
+  assert saved == [2, 2]  # Only the two unfinished chunks were aligned again.
   names = sources(meta.dataset_path(os.fspath(tmp_path / 'd'), 'resume'), 'train')
   assert sorted(names) == [f'images/{i:04d}.png' for i in range(8) if i != 1]
-
-
-def counting(load, found):
-  """Wraps ChunkCache.load to note, per chunk, whether it had to be computed."""
-  def wrapped(self, chunk_path):
-    results = load(self, chunk_path)
-    found.append(results is None)
-    return results
-  return wrapped
 
 
 def test_resumed_with_another_detector_recomputes_chunks(tmp_path, monkeypatch):
@@ -322,8 +311,7 @@ def test_output_bytes_do_not_depend_on_workers(tmp_path, monkeypatch, fmt):
     fakes.write_disfa(os.fspath(tmp_path / 'disfa'), subjects=('SN001', 'SN013', 'SN003'),
                       frames=7)  # a fold each
     inputs = [os.fspath(tmp_path / 'disfa')]
-  monkeypatch.setattr(process, 'CHUNK', 3)  # Several chunks, and tasks, per split.
-  monkeypatch.setattr(parallel, 'TASK', 2)
+  monkeypatch.setattr(process, 'CHUNK', 3)  # Several chunks, so workers, per split.
   written = {}
   for workers in (1, 2):
     folder, info, _ = prepare.prepare(fmt, inputs, os.fspath(tmp_path / f'w{workers}'),
@@ -355,7 +343,6 @@ def test_detection_in_workers_writes_the_same_bytes(tmp_path, monkeypatch):
   path = fakes.write_csv(os.fspath(tmp_path / 'm' / 'manifest.csv'),
                          ['image', 'subject', 'split', 'AU1'], rows)
   monkeypatch.setattr(process, 'CHUNK', 2)
-  monkeypatch.setattr(parallel, 'TASK', 1)
   written = {}
   for workers in (1, 2):
     folder, info, _ = prepare.prepare('manifest', [path], os.fspath(tmp_path / f'w{workers}'),
@@ -380,3 +367,15 @@ def test_workers_default_to_the_cores_available(monkeypatch, capsys):
   assert run_main(capsys, '--format', 'manifest', '--input', 'x.csv', '--output', 'd',
                   '--name', 'n', '--workers', '3')[0] == 2
   assert seen['workers'] == 3
+
+
+def test_chunks_keep_videos_apart():
+  from data_pipelines.records import Record
+  video = lambda path, frame: Record(key=f'{path}{frame}', source='', image_path=path,
+                                     frame=frame)
+  image = lambda i: Record(key=str(i), source='', image_path=f'{i}.jpg')
+  records = [image(0), image(1), video('a', 0), video('a', 1), video('a', 2),
+             video('b', 0), image(2)]
+  assert [[r.key for r in c] for c in process.chunks(records, size=2)] == [
+      ['0', '1'], ['a0', 'a1'], ['a2'], ['b0'], ['2']]
+  assert parallel.video_of([video('a', 3)]) == 'a' and parallel.video_of([image(0)]) is None
