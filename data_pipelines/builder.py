@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from au_jax.geometry import landmarks as lm
 from data_pipelines import metadata as meta
+from data_pipelines import parallel
 from data_pipelines import process
 from data_pipelines.errors import DataError
 from data_pipelines.plan import Plan
@@ -28,12 +29,14 @@ CACHE_DIR = '.prepare_cache'
 @dataclasses.dataclass(eq=False)
 class AlignedFacesConfig(tfds.core.BuilderConfig):
   """plan: records per split; options: alignment; extra: copied into the metadata."""
-  plan: Plan | None = None
+  # Not in the config's text (TFDS logs str(config)): the plan lists every record.
+  plan: Plan | None = dataclasses.field(default=None, repr=False)
   options: process.ProcessOptions = process.ProcessOptions()
   extra: dict = dataclasses.field(default_factory=dict)
   detect: object = None  # detect_faces(image) -> [(box, landmarks68)], for dlib.
   workers: int = 1
   progress: bool = True
+  cache_key: dict = dataclasses.field(default_factory=dict, repr=False)
 
 
 class AlignedFaces(tfds.core.GeneratorBasedBuilder):
@@ -103,7 +106,7 @@ class AlignedFaces(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, split, records):
     config = self.builder_config
-    cache = process.ChunkCache(self.cache_dir, config.options)
+    cache = process.ChunkCache(self.cache_dir, config.options, config.cache_key)
     n_au = len(config.plan.au_ids)
     count = {'read': len(records), 'examples': 0, 'positives': np.zeros(n_au, np.int64),
              'labelled': np.zeros(n_au, np.int64),
@@ -112,14 +115,24 @@ class AlignedFaces(tfds.core.GeneratorBasedBuilder):
              'skipped': collections.Counter()}
     bar = tqdm(total=len(records), desc=f'aligning {split}', unit='img',
                disable=not config.progress)
-    for start in range(0, len(records), process.CHUNK):
-      chunk = records[start:start + process.CHUNK]
-      path = cache.path(split, chunk)
-      results = cache.load(path)
-      if results is None:
-        results = process.process_chunk(chunk, config.options, config.detect,
-                                         config.workers)
-        cache.save(path, results)
+    chunks = [(chunk, cache.path(split, chunk)) for chunk in process.chunks(records)]
+    yield from self._examples(self.runner.run(chunks, cache), count, bar)
+    bar.close()
+    if not count['examples']:
+      skipped = ', '.join(f'{r}: {n}' for r, n in sorted(count['skipped'].items()))
+      raise DataError(f'split {split!r} is empty: all {len(records)} record(s) were '
+                      f'skipped ({skipped})')
+    self._counts[split] = {
+        k: (v.tolist() if isinstance(v, np.ndarray) else dict(v) if isinstance(
+            v, collections.Counter) else v) for k, v in count.items()}
+    if len(self._counts) == len(config.plan.splits):
+      self.info.metadata.update(meta.build(
+          config.plan.au_ids, config.options.aligned_size, self._counts,
+          {'folds_subjects': config.plan.folds, **config.extra}))
+
+  def _examples(self, chunk_results, count, bar):
+    """The examples of processed chunks; counts kept records and skips by reason."""
+    for chunk, results in chunk_results:
       for record, result in zip(chunk, results):
         if isinstance(result, str):
           count['skipped'][result] += 1
@@ -137,18 +150,27 @@ class AlignedFaces(tfds.core.GeneratorBasedBuilder):
             'pseudo_au': pseudo, 'pseudo_mask': pseudo_mask, 'subject': record.subject,
             'domain': record.domain, 'source': record.source}
       bar.update(len(chunk))
-    bar.close()
-    if not count['examples']:
-      skipped = ', '.join(f'{r}: {n}' for r, n in sorted(count['skipped'].items()))
-      raise DataError(f'split {split!r} is empty: all {len(records)} record(s) were '
-                      f'skipped ({skipped})')
-    self._counts[split] = {
-        k: (v.tolist() if isinstance(v, np.ndarray) else dict(v) if isinstance(
-            v, collections.Counter) else v) for k, v in count.items()}
-    if len(self._counts) == len(config.plan.splits):
-      self.info.metadata.update(meta.build(
-          config.plan.au_ids, config.options.aligned_size, self._counts,
-          {'folds_subjects': config.plan.folds, **config.extra}))
+
+  @property
+  def runner(self):
+    """The worker processes, started at the first chunk and shared by every split."""
+    if getattr(self, '_runner', None) is None:
+      config = self.builder_config
+      # A chunk is a worker's task, and starting a worker takes a second or two: an
+      # input of one chunk is done in this process.
+      total = sum(len(process.chunks(records)) for records in config.plan.splits.values())
+      workers = min(config.workers, total)
+      detect = config.detect
+      if workers <= 1 and isinstance(detect, parallel.DetectorSpec):
+        detect = detect.build()
+      self._runner = parallel.ChunkRunner(config.options, detect, workers)
+    return self._runner
+
+  def close_runner(self, cancel=False):
+    """Stops the worker processes (`cancel`: drop the chunks not started)."""
+    if getattr(self, '_runner', None) is not None:
+      self._runner.close(cancel)
+      self._runner = None
 
   def _log_download_bytes(self):
     pass  # prepare prints its own summary instead of TFDS's "Downloading..." lines.

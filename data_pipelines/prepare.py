@@ -113,8 +113,9 @@ def add_arguments(parser):
                       help='emotionet: keep a random N training images (paper: 200000)')
   parser.add_argument('--seed', type=int, default=0,
                       help='seed of random folds and EmotioNet sampling (default 0)')
-  parser.add_argument('--workers', type=_positive, default=min(4, os.cpu_count() or 1),
-                      help='threads that align images (default: up to 4)')
+  parser.add_argument('--workers', type=_positive, default=None,
+                      help='processes that decode, detect and align images, each with '
+                           'its own detector (default: the cores available)')
   parser.add_argument('--overwrite', action='store_true',
                       help='prepare again even if NAME already exists')
   parser.add_argument('--quiet', action='store_true', help='no progress bars')
@@ -144,7 +145,8 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
   """Prepares a data set; returns (dataset folder, metadata dict, plan).
 
   `detector` names the face detector of detect_landmarks (hog, cnn, blazeface, auto);
-  `detect` replaces it (tests); raises DataError for bad input.
+  `detect` replaces it (tests; with workers > 1 it must be picklable). `workers`
+  processes decode, detect and align; raises DataError for bad input.
   """
   from data_pipelines import plan as plan_lib  # pylint: disable=g-import-not-at-top
   from data_pipelines.readers import get_reader, pseudo  # pylint: disable=g-import-not-at-top
@@ -152,16 +154,20 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
     raise DataError(f'--name {name!r}: use lower case letters, digits, _ and -')
   if detector != 'hog' and not detect_landmarks:
     raise DataError(f'--detector {detector} is for --detect-landmarks')
+  # HOG at upsample 1 and dlib's own threshold: a face missed here is a training image
+  # lost. Only the largest face is used, so auto needs no CNN pass for group photos.
+  detector_options = {'hog': {'upsample': 1, 'min_score': 0.0},
+                      'auto': {'min_score': 0.0, 'group': None}}.get(detector, {})
   if detect_landmarks and detect is None:
     from au_jax import faces  # pylint: disable=g-import-not-at-top
-    # HOG at upsample 1 and dlib's own threshold: a face missed here is a training image
-    # lost. Only the largest face is used, so auto needs no CNN pass for group photos.
-    detector_options = {'hog': {'upsample': 1, 'min_score': 0.0},
-                        'auto': {'min_score': 0.0, 'group': None}}.get(detector, {})
+    from data_pipelines import parallel  # pylint: disable=g-import-not-at-top
+    spec = parallel.DetectorSpec(detector, tuple(sorted(detector_options.items())))
     try:
-      detect = faces.make_detector(detector, **detector_options)
+      detect = spec.build()  # Here, so a missing model stops before the input is read.
     except faces.GeometryError as e:
       raise DataError(f'--detector: {e}') from None
+    if workers > 1:
+      detect = spec  # Each worker process builds its own.
   options = ReadOptions(image_root=image_root, frame_step=frame_step, max_train=max_train,
                         seed=seed, need_landmarks=not detect_landmarks, aus=aus)
   source = get_reader(fmt)(inputs, options)
@@ -189,10 +195,17 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
            'name': name, 'detect_landmarks': bool(detect_landmarks),
            **({'detector': detector} if detect_landmarks else {}),
            'pseudo_labels_matched': matched, **source.extra}
+  # Every option that changes a record names the cached chunks (process.ChunkCache).
+  cache_key = {
+      'format': fmt, 'inputs': [process.path_identity(i) for i in inputs],
+      'image_root': image_root and process.path_identity(image_root),
+      'detector': [detector, detector_options] if detect_landmarks else None,
+      'aus': plan.au_ids, 'frame_step': frame_step, 'max_train': max_train, 'seed': seed,
+      'pseudo_labels': pseudo_labels and process.path_identity(pseudo_labels)}
   config = builder_lib.AlignedFacesConfig(
       name=name, description=f'{fmt} data set prepared by au-jax prepare', plan=plan,
       options=process.ProcessOptions(aligned_size, bool(detect_landmarks)), extra=extra,
-      detect=detect, workers=workers, progress=progress)
+      detect=detect, workers=workers, progress=progress, cache_key=cache_key)
   builder = builder_lib.AlignedFaces(data_dir=output, config=config)
   if os.path.isfile(os.path.join(builder.data_path, 'dataset_info.json')) and not overwrite:
     return os.fspath(builder.data_path), meta.load_metadata(
@@ -200,12 +213,16 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
   mode = (tfds.download.GenerateMode.FORCE_REDOWNLOAD if overwrite
           else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
   download_config = tfds.download.DownloadConfig(download_mode=mode)
+  finished = False
   try:
     builder.download_and_prepare(
         download_dir=os.path.join(builder.cache_dir, 'downloads'),
         download_config=download_config)
+    finished = True
   except OSError as e:  # Disk full, no permission: say so in one line.
     raise DataError(f'{output}: cannot write the data set ({e})') from None
+  finally:
+    builder.close_runner(cancel=not finished)
   builder.remove_cache()
   return os.fspath(builder.data_path), meta.load_metadata(
       os.fspath(builder.data_path)).raw, plan
@@ -244,6 +261,7 @@ def summary(path, metadata, reused=False):
 
 def run(args):
   """The `prepare` subcommand; returns the exit code. Raises DataError for bad input."""
+  from data_pipelines import parallel  # pylint: disable=g-import-not-at-top
   path_existed = False
   try:
     from data_pipelines import metadata as meta  # pylint: disable=g-import-not-at-top
@@ -258,7 +276,8 @@ def run(args):
       detect_landmarks=args.detect_landmarks, detector=args.detector,
       pseudo_labels=args.pseudo_labels,
       image_root=args.image_root, frame_step=args.frame_step, max_train=args.max_train,
-      seed=args.seed, workers=args.workers, overwrite=args.overwrite,
+      seed=args.seed, overwrite=args.overwrite,
+      workers=args.workers or parallel.available_cores(),
       progress=not args.quiet)
   print(summary(path, metadata, reused=path_existed and not args.overwrite))
   return 0

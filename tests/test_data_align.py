@@ -141,3 +141,31 @@ def test_resize_aligned_keeps_landmarks_on_content():
   # Pixel-centre scaling: same as aligning at 72 up to the alignment's own rounding.
   assert np.max(np.abs(small_points - again_points)) < 0.5
   del again
+
+
+def test_jpeg_decoded_at_reduced_size_aligns_like_the_full_image(tmp_path):
+  # A BP4D-size frame: the alignment shrinks it more than 2x, so prepare decodes the
+  # JPEG at half size. The face must come out where the full decode puts it.
+  from data_pipelines import fakes, process
+  from data_pipelines.records import Record, load_image_file
+  image, points = fakes.fake_face(np.random.default_rng(3), 1040, 1392, face=470.0)
+  path = os.fspath(tmp_path / 'frame.jpg')
+  fakes.write_image(path, image)
+  options = process.ProcessOptions(aligned_size=200)
+  matrix = align.alignment_matrix(lm.to_49(points), 200)
+  assert process.decode_reduction(matrix) == 2
+  record = Record(key='a', source='frame.jpg', image_path=path, landmarks=points)
+  reduced, reduced_points = process._align_reduced(record, options)
+  full, full_points = align.align_face(load_image_file(path), lm.to_49(points), 200)
+  np.testing.assert_array_equal(reduced_points, full_points)
+  difference = np.abs(reduced.astype(float) - full.astype(float))
+  assert difference.mean() < 2.0, difference.mean()  # grey levels of 255
+  # The whole record: the same PNG path as before, through the reduced decode.
+  png, landmarks = process.process_record(record, None, options)
+  np.testing.assert_array_equal(landmarks, full_points)
+  decoded = cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR),
+                         cv2.COLOR_BGR2RGB)
+  np.testing.assert_array_equal(decoded, reduced)
+  # A small image is not reduced (the alignment enlarges it).
+  small = align.alignment_matrix(lm.to_49(fakes.fake_face(np.random.default_rng(0))[1]), 200)
+  assert process.decode_reduction(small) == 1

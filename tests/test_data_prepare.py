@@ -15,6 +15,7 @@ from au_jax.geometry import GeometryError
 from au_jax import faces
 from data_pipelines import metadata as meta
 from data_pipelines import prepare
+from data_pipelines import parallel
 from data_pipelines import process
 from data_pipelines import fakes
 from data_pipelines.errors import DataError
@@ -106,28 +107,66 @@ def test_prepared_examples_and_restart(tmp_path, capsys):
   assert len(sources(folder, 'train')) == 3
 
 
-def test_interrupted_prepare_resumes_from_chunks(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize('workers', [1, 2])
+def test_interrupted_prepare_resumes_from_chunks(tmp_path, capsys, monkeypatch, workers):
   path = fakes.write_manifest(tmp_path / 'm', n=8, splits=['train'])
+  os.remove(tmp_path / 'm' / 'images' / '0001.png')  # Skipped in a chunk that is cached.
   monkeypatch.setattr(process, 'CHUNK', 2)
-  real = process.process_chunk
-  calls = []
-  def failing(records, *args, **kwargs):
-    calls.append(len(records))
-    if len(calls) == 3:
-      raise KeyboardInterrupt  # The user stops the run during the third chunk.
-    return real(records, *args, **kwargs)
-  monkeypatch.setattr(process, 'process_chunk', failing)
+  real = process.ChunkCache.save
+  saved = []
+  def save(self, chunk_path, results):
+    if len(saved) == 2:
+      raise KeyboardInterrupt  # The user stops the run after two chunks.
+    saved.append(len(results))
+    return real(self, chunk_path, results)
+  monkeypatch.setattr(process.ChunkCache, 'save', save)
   args = ['--format', 'manifest', '--input', path, '--output', os.fspath(tmp_path / 'd'),
-          '--name', 'resume', '--aligned-size', '40']
+          '--name', 'resume', '--aligned-size', '40', '--workers', str(workers)]
   with pytest.raises(KeyboardInterrupt):
     prepare.main(args)
   cache = tmp_path / 'd' / 'aligned_faces' / 'resume' / '.prepare_cache'
   assert len(list(cache.glob('*.npz'))) == 2
-  calls.clear()
-  assert run_main(capsys, *args)[0] == 0
-  assert len(calls) == 2  # Only the two unfinished chunks were aligned again.
+  saved.clear()
+  monkeypatch.setattr(process.ChunkCache, 'save', lambda self, chunk_path, results: (
+      saved.append(len(results)), real(self, chunk_path, results)))
+  code, out, _ = run_main(capsys, *args)
+  assert code == 0 and 'skipped: missing image 1' in out  # The cached skip still counts.
+  assert saved == [2, 2]  # Only the two unfinished chunks were aligned again.
   names = sources(meta.dataset_path(os.fspath(tmp_path / 'd'), 'resume'), 'train')
-  assert sorted(names) == [f'images/{i:04d}.png' for i in range(8)]
+  assert sorted(names) == [f'images/{i:04d}.png' for i in range(8) if i != 1]
+
+
+def test_resumed_with_another_detector_recomputes_chunks(tmp_path, monkeypatch):
+  path = fakes.write_manifest(tmp_path / 'm', n=6, splits=['train'])
+  monkeypatch.setattr(process, 'CHUNK', 2)
+  _, detected = fakes.fake_face(np.random.default_rng(99))
+  calls = {'hog': 0, 'cnn': 0}
+  def detector(name):
+    def detect(image):
+      calls[name] += 1
+      return [faces.Detection((0, 0, 10, 10), 1.0, detected)]
+    return detect
+  real = process.ChunkCache.save
+  def save(self, chunk_path, results):
+    if calls['hog'] > 2:
+      raise KeyboardInterrupt  # Stopped during the second chunk: one chunk cached.
+    return real(self, chunk_path, results)
+  monkeypatch.setattr(process.ChunkCache, 'save', save)
+  run = lambda name: prepare.prepare(
+      'manifest', [path], os.fspath(tmp_path / 'd'), 'det', aligned_size=40,
+      detect_landmarks=True, detect=detector(name), detector=name, progress=False)
+  with pytest.raises(KeyboardInterrupt):
+    run('hog')
+  cache = tmp_path / 'd' / 'aligned_faces' / 'det' / '.prepare_cache'
+  assert len(list(cache.glob('*.npz'))) == 1 and calls['hog'] == 4
+  monkeypatch.setattr(process.ChunkCache, 'save', real)
+  _, info, _ = run('cnn')
+  assert calls['cnn'] == 6  # Every image again: none of the HOG chunk was reused.
+  assert info['detector'] == 'cnn' and info['splits'] == {'train': 6}
+  # The same detector again would have reused the cached chunk: the key, not chance.
+  key = lambda name: process.ChunkCache(os.fspath(cache), process.ProcessOptions(40, True),
+                                        {'detector': name}).path('train', [])
+  assert key('hog') != key('cnn')
 
 
 def test_empty_split_is_an_error(tmp_path, capsys):
@@ -254,3 +293,89 @@ def test_emotionet_and_pseudo_labels(tmp_path, capsys):
   assert info.counts['train']['pseudo_positives'] == [4, 0, 0, 0, 0, 0]
   assert info.counts['validation']['labelled'] == [2, 2, 2, 2, 2, 0]
   assert info.raw['pseudo_labels_matched'] == 4
+
+
+def written_files(folder):
+  """{file name: bytes} of a prepared data set's version folder."""
+  return {name: open(os.path.join(folder, name), 'rb').read()
+          for name in sorted(os.listdir(folder))}
+
+
+@pytest.mark.parametrize('fmt', ['manifest', 'disfa'])
+def test_output_bytes_do_not_depend_on_workers(tmp_path, monkeypatch, fmt):
+  if fmt == 'manifest':
+    inputs = [fakes.write_manifest(tmp_path / 'm', n=14, splits=['train', 'test'],
+                                   aus=(4, 6, 12))]
+    (tmp_path / 'm' / 'images' / '0003.png').write_bytes(b'not a png')  # A skip.
+  else:  # Video frames: each worker reads its frames forward from its own capture.
+    fakes.write_disfa(os.fspath(tmp_path / 'disfa'), subjects=('SN001', 'SN013', 'SN003'),
+                      frames=7)  # a fold each
+    inputs = [os.fspath(tmp_path / 'disfa')]
+  monkeypatch.setattr(process, 'CHUNK', 3)  # Several chunks, so workers, per split.
+  written = {}
+  for workers in (1, 2):
+    folder, info, _ = prepare.prepare(fmt, inputs, os.fspath(tmp_path / f'w{workers}'),
+                                      'same', aligned_size=40, workers=workers,
+                                      aus=[4, 6, 12], progress=False)
+    written[workers] = written_files(folder)
+  records = [n for n in written[1] if '.tfrecord' in n]
+  assert records and set(written[1]) == set(written[2])
+  for name in records + ['metadata.json']:
+    assert written[1][name] == written[2][name], name
+  if fmt == 'manifest':
+    assert info['counts']['test']['skipped'] == {'unreadable image': 1}
+
+
+def test_detection_in_workers_writes_the_same_bytes(tmp_path, monkeypatch):
+  # dlib's HOG detector and 68 points in 2 worker processes, one detector each, against
+  # the same in this process; one image has no face.
+  from skimage import data as skdata
+  import cv2
+  astronaut = cv2.resize(skdata.astronaut(), (200, 200), interpolation=cv2.INTER_AREA)
+  rows = []
+  for i in range(5):
+    image = np.full((240, 320, 3), 90 + 20 * i, np.uint8)
+    if i != 2:
+      image[20 + 4 * i:220 + 4 * i, 30 + 10 * i:230 + 10 * i] = (
+          astronaut[:, ::-1] if i % 2 else astronaut)
+    fakes.write_image(os.fspath(tmp_path / 'm' / f'{i}.jpg'), image)
+    rows.append([f'{i}.jpg', 's1', 'train', str(i % 2)])
+  path = fakes.write_csv(os.fspath(tmp_path / 'm' / 'manifest.csv'),
+                         ['image', 'subject', 'split', 'AU1'], rows)
+  monkeypatch.setattr(process, 'CHUNK', 2)
+  written = {}
+  for workers in (1, 2):
+    folder, info, _ = prepare.prepare('manifest', [path], os.fspath(tmp_path / f'w{workers}'),
+                                      'det', aligned_size=40, detect_landmarks=True,
+                                      workers=workers, progress=False)
+    assert info['counts']['train']['skipped'] == {'no face': 1}
+    written[workers] = written_files(folder)
+  for name in [n for n in written[1] if '.tfrecord' in n] + ['metadata.json']:
+    assert written[1][name] == written[2][name], name
+
+
+def test_workers_default_to_the_cores_available(monkeypatch, capsys):
+  seen = {}
+  def fake_prepare(*args, workers, **kwargs):
+    seen['workers'] = workers
+    raise DataError('stop here')
+  monkeypatch.setattr(prepare, 'prepare', fake_prepare)
+  monkeypatch.setattr(parallel, 'available_cores', lambda: 7)
+  assert run_main(capsys, '--format', 'manifest', '--input', 'x.csv', '--output', 'd',
+                  '--name', 'n')[0] == 2
+  assert seen['workers'] == 7
+  assert run_main(capsys, '--format', 'manifest', '--input', 'x.csv', '--output', 'd',
+                  '--name', 'n', '--workers', '3')[0] == 2
+  assert seen['workers'] == 3
+
+
+def test_chunks_keep_videos_apart():
+  from data_pipelines.records import Record
+  video = lambda path, frame: Record(key=f'{path}{frame}', source='', image_path=path,
+                                     frame=frame)
+  image = lambda i: Record(key=str(i), source='', image_path=f'{i}.jpg')
+  records = [image(0), image(1), video('a', 0), video('a', 1), video('a', 2),
+             video('b', 0), image(2)]
+  assert [[r.key for r in c] for c in process.chunks(records, size=2)] == [
+      ['0', '1'], ['a0', 'a1'], ['a2'], ['b0'], ['2']]
+  assert parallel.video_of([video('a', 3)]) == 'a' and parallel.video_of([image(0)]) is None
