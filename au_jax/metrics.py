@@ -127,37 +127,115 @@ def ranking_scores(probs, labels, mask=None, thresholds=None):
 
 
 # -- how sure a difference is ------------------------------------------------------------
+# A bootstrap sample of the test images is a count per image (drawn with replacement);
+# the scores below take those counts as weights, so that one sort per AU serves every
+# sample. With all counts 1 they are the scores above (scikit-learn's).
 
-METRICS = {  # name -> mean over AUs of (probs, labels, mask, thresholds)
-    'auc': lambda p, y, m, t: _nanmean(roc_auc(p, y, m)),
-    'ap': lambda p, y, m, t: _nanmean(average_precision(p, y, m)),
-    'f1': lambda p, y, m, t: _nanmean(au_scores(p, y, m)['f1']),
-    'f1_tuned': lambda p, y, m, t: _nanmean(f1_at(p, y, m, 0.5 if t is None else t)),
-}
+def _groups(scores):
+  """The order that sorts `scores` ascending and where each run of equal scores starts."""
+  order = np.argsort(scores, kind='stable')
+  s = scores[order]
+  return order, np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+
+
+def _weighted_auc(scores, y, weights):
+  """(samples,) ROC-AUC of `scores` for labels `y` under per-image `weights` (S, n);
+  ties count one half, as in scikit-learn."""
+  order, starts = _groups(scores)
+  w = weights[:, order]
+  pos = np.add.reduceat(w * y[order], starts, axis=1)
+  neg = np.add.reduceat(w * (1 - y[order]), starts, axis=1)
+  below = np.cumsum(neg, axis=1) - neg
+  with np.errstate(invalid='ignore', divide='ignore'):
+    return (pos * (below + 0.5 * neg)).sum(1) / (pos.sum(1) * neg.sum(1))
+
+
+def _weighted_ap(scores, y, weights):
+  """(samples,) average precision (scikit-learn's sum over thresholds of the recall
+  step times the precision) under per-image `weights` (S, n)."""
+  order, starts = _groups(-scores)  # descending scores
+  w = weights[:, order]
+  pos = np.add.reduceat(w * y[order], starts, axis=1)
+  tp = np.cumsum(pos, axis=1)
+  seen = np.cumsum(np.add.reduceat(w, starts, axis=1), axis=1)
+  with np.errstate(invalid='ignore', divide='ignore'):
+    return (pos * tp / seen).sum(1) / tp[:, -1]
+
+
+def _weighted_f1(scores, y, weights, threshold):
+  pred = scores >= threshold
+  tp = weights @ (pred & (y == 1))
+  wrong = weights @ (pred != (y == 1))
+  denom = 2 * tp + wrong
+  return np.where(denom > 0, 2 * tp / np.maximum(denom, 1e-12), 0.0)
+
+
+def weighted_scores(probs, labels, mask, weights, metric='auc', thresholds=None):
+  """(samples,) mean over AUs of `metric` ('auc', 'ap', 'f1' at 0.5, 'f1_tuned' at
+  `thresholds`) with per-image `weights` (S, n); an AU with one class in a sample is
+  left out of that sample's mean (NaN when no AU has both)."""
+  probs = np.asarray(probs, np.float64)
+  weights = np.asarray(weights, np.float64)
+  per_au = []
+  for j in range(probs.shape[1]):
+    keep, y = _labelled(labels, mask, j)
+    y = y.astype(np.float64)
+    p, w = probs[keep, j], weights[:, keep]
+    if metric == 'auc':
+      v = _weighted_auc(p, y, w)
+    elif metric == 'ap':
+      v = _weighted_ap(p, y, w)
+    elif metric in ('f1', 'f1_tuned'):
+      t = 0.5 if metric == 'f1' or thresholds is None else float(thresholds[j])
+      v = _weighted_f1(p, y, w, t)
+      v = np.where(w.sum(1) > 0, v, np.nan)
+    else:
+      raise ValueError(f'unknown metric {metric!r}; choose from {METRICS}')
+    per_au.append(v)
+  per_au = np.stack(per_au, 1)
+  with np.errstate(invalid='ignore'):
+    ok = np.isfinite(per_au)
+    return np.where(ok.any(1), np.nansum(np.where(ok, per_au, 0), 1)
+                    / np.maximum(ok.sum(1), 1), np.nan)
+
+
+METRICS = ('auc', 'ap', 'f1', 'f1_tuned')
+
+
+def bootstrap_weights(n, samples=1000, seed=0):
+  """(samples, n) counts: how often each of n images is drawn in each resampling."""
+  rng = np.random.default_rng(seed)
+  return rng.multinomial(n, np.full(n, 1.0 / n), size=samples).astype(np.float64)
 
 
 def paired_bootstrap(probs_a, probs_b, labels, mask=None, metric='auc', samples=1000,
                      seed=0, thresholds_a=None, thresholds_b=None):
-  """The difference metric(A) - metric(B) (mean over AUs) on the same test images, and
-  its bootstrap distribution: `samples` resamplings of the images with replacement, the
-  same images for both models (a paired bootstrap). Returns (difference, (samples,))."""
-  score = METRICS[metric]
-  probs_a, probs_b = np.asarray(probs_a), np.asarray(probs_b)
-  labels = np.asarray(labels)
-  mask = np.ones_like(labels) if mask is None else np.asarray(mask)
+  """The difference metric(A) - metric(B) (mean over AUs, as fractions) on the same test
+  images, and its bootstrap distribution: `samples` resamplings of the images with
+  replacement, the same images for both models (a paired bootstrap).
+  Returns (difference, (samples,) differences)."""
+  probs_a, probs_b, labels = np.asarray(probs_a), np.asarray(probs_b), np.asarray(labels)
   if probs_a.shape != probs_b.shape or probs_a.shape != labels.shape:
-    raise ValueError(f'paired bootstrap needs the same images: shapes {probs_a.shape}, '
+    raise ValueError(f'a paired bootstrap needs the same images: shapes {probs_a.shape}, '
                      f'{probs_b.shape}, labels {labels.shape}')
-  diff = (score(probs_a, labels, mask, thresholds_a)
-          - score(probs_b, labels, mask, thresholds_b))
-  rng = np.random.default_rng(seed)
-  n = len(labels)
-  out = np.empty(samples)
-  for i in range(samples):
-    index = rng.integers(0, n, n)
-    out[i] = (score(probs_a[index], labels[index], mask[index], thresholds_a)
-              - score(probs_b[index], labels[index], mask[index], thresholds_b))
-  return float(diff), out
+  mask = np.ones_like(labels) if mask is None else np.asarray(mask)
+  ones = np.ones((1, len(labels)))
+  weights = bootstrap_weights(len(labels), samples, seed)
+  score = lambda p, t, w: weighted_scores(p, labels, mask, w, metric, t)
+  diff = score(probs_a, thresholds_a, ones) - score(probs_b, thresholds_b, ones)
+  return float(diff[0]), score(probs_a, thresholds_a, weights) - score(
+      probs_b, thresholds_b, weights)
+
+
+def percentile_interval(samples, level=0.95):
+  """(low, high) of a bootstrap distribution (its NaNs dropped)."""
+  samples = np.asarray(samples, np.float64)
+  samples = samples[np.isfinite(samples)]
+  if not len(samples):
+    return float('nan'), float('nan')
+  tail = 100 * (1 - level) / 2
+  low, high = np.percentile(samples, [tail, 100 - tail])
+  return float(low), float(high)
 
 
 def t_interval(values, level=0.95):
