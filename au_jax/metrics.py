@@ -164,8 +164,8 @@ def _weighted_ap(scores, y, weights):
 
 def _weighted_f1(scores, y, weights, threshold):
   pred = scores >= threshold
-  tp = weights @ (pred & (y == 1))
-  wrong = weights @ (pred != (y == 1))
+  tp = weights @ (pred & (y == 1)).astype(weights.dtype)
+  wrong = weights @ (pred != (y == 1)).astype(weights.dtype)
   denom = 2 * tp + wrong
   return np.where(denom > 0, 2 * tp / np.maximum(denom, 1e-12), 0.0)
 
@@ -175,11 +175,13 @@ def weighted_scores(probs, labels, mask, weights, metric='auc', thresholds=None)
   `thresholds`) with per-image `weights` (S, n); an AU with one class in a sample is
   left out of that sample's mean (NaN when no AU has both)."""
   probs = np.asarray(probs, np.float64)
-  weights = np.asarray(weights, np.float64)
+  weights = np.asarray(weights)
+  if weights.dtype != np.float32:  # float32 counts are exact and 4x faster to sum
+    weights = weights.astype(np.float64)
   per_au = []
   for j in range(probs.shape[1]):
     keep, y = _labelled(labels, mask, j)
-    y = y.astype(np.float64)
+    y = y.astype(weights.dtype)
     p, w = probs[keep, j], weights[:, keep]
     if metric == 'auc':
       v = _weighted_auc(p, y, w)
@@ -203,9 +205,11 @@ METRICS = ('auc', 'ap', 'f1', 'f1_tuned')
 
 
 def bootstrap_weights(n, samples=1000, seed=0):
-  """(samples, n) counts: how often each of n images is drawn in each resampling."""
+  """(samples, n) counts (float32): how often each of n images is drawn in each
+  resampling with replacement."""
   rng = np.random.default_rng(seed)
-  return rng.multinomial(n, np.full(n, 1.0 / n), size=samples).astype(np.float64)
+  return np.stack([np.bincount(row, minlength=n) for row in
+                   rng.integers(0, n, (samples, n))]).astype(np.float32)
 
 
 def paired_bootstrap(probs_a, probs_b, labels, mask=None, metric='auc', samples=1000,
