@@ -296,3 +296,43 @@ def test_add_diagnostics_evaluates_and_keeps_them(tmp_path):
   # The next compare reads them instead of evaluating again.
   again = compare.load_runs([workdir])[0].diagnostics['target_test']['target']
   assert again['auc_mean'] == target['auc_mean']
+
+
+def test_table7_entries_keep_threshold_free_scores_and_compare_to_a_baseline():
+  def entry(row, seed, auc):
+    split = {'f1_mean': 0.5, 'f1': [0.5], 'accuracy_mean': 0.5, 'auc_mean': auc,
+             'auc': [auc], 'ap_mean': auc - 0.2, 'ap': [auc - 0.2], 'f1_tuned_mean': 0.6}
+    return {'row': row, 'seed': seed, 'seconds': 60, 'overrides': [],
+            'target_test': split, 'source_test': split,
+            'target_test_exact': {**split, 'auc_mean': auc + 0.05}}
+  done = {f'{row}/seed{s}': entry(row, s, auc + 0.01 * s)
+          for row, auc in (('source_only', 0.70), ('source_only+AdaBN', 0.72),
+                           ('default', 0.75)) for s in (0, 1, 2)}
+  out = io.StringIO()
+  with contextlib.redirect_stdout(out):
+    load_table7().summarize(done, baseline='source_only')
+  text = out.getvalue()
+  assert ('| row | seeds | F1 at 0.5 | F1 at val. thresholds | ROC-AUC | AP | '
+          'lab test ROC-AUC | control ROC-AUC |') in text
+  assert ('| source_only+AdaBN | 3 | 50.0 ± 0.0 | 60.0 ± 0.0 | 73.0 ± 0.8 | 53.0 ± 0.8 | '
+          '73.0 ± 0.8 | 78.0 ± 0.8 |') in text
+  # No per-image files here: each seed's difference alone, and the t interval over
+  # three identical differences has no width.
+  assert '| default | 3 | +5.0 | [+5.0, +5.0] | 0: +5.0 (no images); 1: +5.0 (no images)' in text
+  assert text.index('| source_only |') < text.index('| source_only+AdaBN |') < \
+      text.index('| default |')
+
+
+def test_table7_evaluation_records_scores_step_and_predictions():
+  run = _trained.trained()
+  entry = load_table7().evaluation(run.workdir, run.data_dir)
+  assert entry['selection'] == 'best target_validation F1 at 0.5'
+  assert os.path.isfile(entry['predictions'])
+  assert entry['predictions'].endswith(f'step_{entry["step"]}_predictions.npz')
+  saved = json.load(open(os.path.join(run.workdir, 'results.json')))
+  for split, r in saved['results'].items():
+    assert entry[split]['f1_mean'] == pytest.approx(r['f1_mean'])
+    for key in ('auc_mean', 'ap_mean', 'f1_tuned_mean', 'auc', 'ap'):
+      assert key in entry[split]
+  with np.load(entry['predictions']) as f:
+    assert f['target_test/probs'].shape == f['target_test/labels'].shape
