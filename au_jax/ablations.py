@@ -8,7 +8,11 @@ projectors and AL = the weighted asymmetric loss. Where the paper is silent (the
 self-reconstruction term, the loss weights) B–G keep the config's values, which are A's;
 whether B–G share one E_f is `model.share_feature_encoder` (default: the paper's two
 extractors). '' is the full method (= G) and 'source_only' the E_f + E_au baseline
-without adaptation. A config picks its row with `config.ablation`
+without adaptation. 'source_only+AdaBN' trains the same baseline and reads wild images
+with E_au's batch-norm statistics re-estimated on the source path's features of
+unlabelled wild training images before every evaluation (AdaBN, Li et al. 2016): the
+adaptation that train.target_path_statistics='wild' gives the full method's target
+path, without the rest of the method (au_jax/target_statistics.py). A config picks its row with `config.ablation`
 (configs/table7.py:A, or `--config.ablation=G` on any config).
 """
 
@@ -31,7 +35,9 @@ ROWS = {
               au_loss='asymmetric'),
 }
 SHARED_ENCODER_ROWS = ('A',)  # ADLD has one E_f for both domains
-MODES = ('', 'source_only')   # the full method; the baseline without adaptation
+ADABN = 'source_only+AdaBN'
+SOURCE_ONLY = ('source_only', ADABN)  # the baselines that train only E_f^s and E_au
+MODES = ('', *SOURCE_ONLY)   # the full method; the baselines without the method
 
 
 class AblationError(errors.UserError, ValueError):

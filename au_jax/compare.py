@@ -7,7 +7,14 @@ trained with (WORKDIR/provenance.json); for runs from before provenance was reco
 by the config fields in which they differ from the other runs compared.
 
 The table is a list of `Column`s, so benchmarks/table7.py builds its own columns on the
-same rows.
+same rows. Beside F1 at 0.5 the table shows ROC-AUC, average precision and F1 at
+thresholds chosen on the validation split, where the runs' evaluation recorded them.
+
+`--baseline NAME` adds each row's difference to row NAME with two 95 % intervals: per
+seed, a paired bootstrap over the test images (both models scored on the same
+resampled images; needs the per-image probabilities `au-jax evaluate` keeps in
+RUN/evaluate/step_<N>_predictions.npz), and over seeds, Student's t interval of the
+per-seed differences (runs are paired by seed, or fold).
 """
 
 import csv
@@ -48,6 +55,7 @@ class Run:
   config: dict | None = None
   provenance: dict | None = None
   seconds: float | None = None
+  predictions: str | None = None  # the .npz of per-image probabilities, if kept
 
 
 @dataclasses.dataclass
@@ -117,6 +125,21 @@ def diagnostic(run, split, path, key):
   """A value (%) of the run's diagnostics, e.g. (target_test, 'target', 'auc_mean')."""
   entry = ((run.diagnostics or {}).get(split) or {}).get(path) or {}
   return _pct(entry.get(key))
+
+
+# What each threshold-free score is called in results.json and in the diagnostics.
+SCORES = {'auc': ('auc_mean', 'ROC-AUC'), 'ap': ('ap_mean', 'AP'),
+          'f1_tuned': ('f1_tuned_mean', 'F1 at val. thresholds'), 'f1': ('f1_mean', 'F1')}
+
+
+def score(run, split, metric):
+  """A mean score (%) of `split` ('auc', 'ap', 'f1_tuned' or 'f1'): from the run's
+  evaluation, else from its diagnostics (the run's own path); None if neither has it."""
+  key = SCORES[metric][0]
+  r = run.results.get(split) if split else None
+  if r is not None and r.get(key) is not None:
+    return _pct(r[key])
+  return diagnostic(run, split, own_path(run, split), key) if split else None
 
 
 def _pct(value):
@@ -194,8 +217,9 @@ def au_ids(runs):
 
 
 def table7_columns(runs, diagnostics=False):
-  """`au-jax compare`'s columns: wild test F1 per AU and average, source test F1; with
-  diagnostics, F1 at thresholds chosen on validation and ROC-AUC (the run's own path)."""
+  """`au-jax compare`'s columns: wild test F1 per AU and average, source test F1; then
+  wild test F1 at thresholds chosen on validation, ROC-AUC and AP where the runs have
+  them (from their evaluation or, with diagnostics, the run's own path)."""
   rows = group(runs)
   units = {r.unit for r in rows}
   columns = [Column(f'{units.pop()}s' if len(units) == 1 else 'runs', show='count')]
@@ -204,14 +228,10 @@ def table7_columns(runs, diagnostics=False):
   columns.append(Column('wild test Avg.', lambda r: f1(r, target_split(r)), bare_single=True))
   columns.append(Column('source test F1', lambda r: f1(r, source_split(r)),
                         bare_single=True))
-  if diagnostics:
-    def own(key):
-      def value(r):
-        split = target_split(r)
-        return diagnostic(r, split, own_path(r, split), key)
-      return value
-    columns += [Column('F1 at val. thresholds', own('f1_tuned_mean'), bare_single=True),
-                Column('ROC-AUC', own('auc_mean'), bare_single=True)]
+  for metric in ('f1_tuned', 'auc', 'ap'):
+    value = lambda r, m=metric: score(r, target_split(r), m)
+    if diagnostics or any(value(r) is not None for r in runs):
+      columns.append(Column(SCORES[metric][1], value, bare_single=True))
   return columns
 
 
@@ -242,10 +262,12 @@ def load_run(workdir, label=None):
   diag_file = os.path.join(workdir, 'evaluate', f'step_{step}_diagnostics.json')
   diagnostics = (_diagnostics_of(_read_json(diag_file))
                  if os.path.isfile(diag_file) else None)
+  kept = os.path.join(workdir, 'evaluate', f'step_{step}_predictions.npz')
   return Run(name='', results=saved['results'], seed=config.get('seed'),
              fold=_fold_of(config), workdir=workdir, label=label or workdir,
              diagnostics=diagnostics, config=config,
-             provenance=provenance.load(workdir))
+             provenance=provenance.load(workdir),
+             predictions=kept if os.path.isfile(kept) else None)
 
 
 def _diagnostics_of(report):
@@ -421,6 +443,123 @@ def differences_markdown(runs):
   return '\n'.join(lines)
 
 
+# -- differences to a baseline row -----------------------------------------------------------
+
+def _per_image(run, split):
+  """(probs, labels, masks) of `split` from the run's predictions file, or None."""
+  if not run.predictions or not os.path.isfile(run.predictions):
+    return None
+  with np.load(run.predictions) as f:
+    keys = [f'{split}/{k}' for k in ('probs', 'labels', 'masks')]
+    return tuple(f[k] for k in keys) if all(k in f.files for k in keys) else None
+
+
+def _recorded(run, split, metric, per_image):
+  """The run's mean score (%) of `split`: as recorded, else from its per-image file."""
+  value = score(run, split, metric)
+  if value is None and per_image is not None and metric != 'f1_tuned':
+    from au_jax import metrics  # pylint: disable=g-import-not-at-top
+    probs, labels, masks = per_image
+    value = _pct(float(metrics.weighted_scores(probs, labels, masks,
+                                               np.ones((1, len(labels))), metric)[0]))
+  return value
+
+
+def _pair_key(run):
+  return (run.fold, run.seed)
+
+
+@dataclasses.dataclass
+class Difference:
+  """A row's difference to the baseline row (percentage points)."""
+  row: str
+  metric: str
+  split: str
+  per_seed: list  # [(seed or fold, difference, (low, high) of the bootstrap or None)]
+  mean: float
+  interval: tuple  # Student's t over the per-seed differences; NaN below two
+
+  @property
+  def seeds(self):
+    return len(self.per_seed)
+
+
+def difference(row, base, metric='auc', samples=1000, seed=0):
+  """The Difference of `row` to `base` (Rows), over the seeds (or folds) both have: per
+  seed a paired bootstrap over the wild test images when both runs kept their per-image
+  probabilities of the same images, else the recorded scores' difference alone."""
+  from au_jax import metrics  # pylint: disable=g-import-not-at-top
+  by_key = {_pair_key(r): r for r in base.runs}
+  label = (lambda r: r.fold) if row.unit == 'fold' else (lambda r: r.seed)
+  per_seed, split = [], None
+  for run in row.runs:
+    other = by_key.get(_pair_key(run))
+    split = target_split(run)
+    if other is None or target_split(other) != split:
+      continue
+    mine, theirs = _per_image(run, split), _per_image(other, split)
+    same = (mine is not None and theirs is not None
+            and np.array_equal(mine[1], theirs[1]) and np.array_equal(mine[2], theirs[2]))
+    if same:
+      thresholds = [(r.results.get(split) or {}).get('thresholds') for r in (run, other)]
+      if metric == 'f1_tuned' and None in thresholds:
+        same = False
+    if same:
+      diff, dist = metrics.paired_bootstrap(mine[0], theirs[0], mine[1], mine[2], metric,
+                                            samples, seed, *thresholds)
+      low, high = metrics.percentile_interval(dist)
+      per_seed.append((label(run), 100 * diff, (100 * low, 100 * high)))
+    else:
+      a, b = (_recorded(r, split, metric, p) for r, p in ((run, mine), (other, theirs)))
+      if a is not None and b is not None:
+        per_seed.append((label(run), a - b, None))
+  values = [d for _, d, _ in per_seed]
+  mean, low, high = metrics.t_interval(values) if values else (float('nan'),) * 3
+  return Difference(row.name, metric, split, per_seed, mean, (low, high))
+
+
+def find_row(rows, name):
+  for row in rows:
+    if row.name == name:
+      return row
+  raise InputError(f'--baseline {name!r} is not a row; the rows are '
+                   + ', '.join(repr(r.name) for r in rows))
+
+
+def differences_to(rows, baseline, metric='auc', samples=1000):
+  """The Difference of every other row to row `baseline`."""
+  base = find_row(rows, baseline)
+  if metric not in SCORES:
+    raise InputError(f'--metric {metric!r}: choose from {", ".join(SCORES)}')
+  return [difference(row, base, metric, samples) for row in rows if row is not base]
+
+
+def _interval(low, high):
+  if low is None or math.isnan(low):
+    return '–'
+  return f'[{low:+.1f}, {high:+.1f}]'
+
+
+def differences_markdown_to(diffs, baseline, samples=1000):
+  """The differences table: mean over seeds with its t interval, then per seed."""
+  if not diffs:
+    return f'No other row to compare with {baseline}.'
+  metric = SCORES[diffs[0].metric][1]
+  lines = [f'{metric} of the wild test split, minus row {baseline}\'s (percentage '
+           f'points). Over seeds: mean of the per-seed differences and its 95 % t '
+           f'interval (runs paired by seed). Per seed: the difference and its 95 % '
+           f'paired bootstrap interval over the test images ({samples} resamplings; '
+           "'no images' where a run kept no per-image probabilities).", '',
+           f'| row | seeds | Δ {metric} | 95 % CI over seeds | per seed: Δ [95 % CI over images] |',
+           '|---|---|---|---|---|']
+  for d in diffs:
+    each = '; '.join(f'{k}: {v:+.1f} ' + (_interval(*ci) if ci else '(no images)')
+                     for k, v, ci in d.per_seed) or '–'
+    mean = '–' if math.isnan(d.mean) else f'{d.mean:+.1f}'
+    lines.append(f'| {d.row} | {d.seeds} | {mean} | {_interval(*d.interval)} | {each} |')
+  return '\n'.join(lines)
+
+
 # -- files ---------------------------------------------------------------------------------
 
 def bar_chart(rows, path, title='wild test F1 per AU (%)'):
@@ -458,8 +597,9 @@ def bar_chart(rows, path, title='wild test F1 per AU (%)'):
   return path
 
 
-def report(runs, diagnostics=False):
-  """The whole Markdown report of `au-jax compare`."""
+def report(runs, diagnostics=False, baseline=None, metric='auc', samples=1000):
+  """The whole Markdown report of `au-jax compare` (with `baseline`, the differences
+  of every row to that row)."""
   rows = group(runs)
   columns = table7_columns(runs, diagnostics)
   splits = sorted({f'{target_split(r)}' for r in runs})
@@ -467,22 +607,27 @@ def report(runs, diagnostics=False):
            f'Wild test F1 at 0.5 (%, split {", ".join(splits)}) per AU and average, and '
            "the source test split's average F1, each through the run's own path; mean ± "
            'std (population) over the runs of a row (seeds, or the folds of a '
-           'cross-validation workdir).'
-           + (' With diagnostics: F1 at per-AU thresholds chosen on the validation split, '
-              'and ROC-AUC (wild test, average over AUs).' if diagnostics else ''), '',
-           markdown(rows, columns), '', '## How the runs differ', '',
-           differences_markdown(runs)]
+           'cross-validation workdir). Then, where recorded, the wild test split\'s F1 at '
+           'per-AU thresholds chosen on the validation split, ROC-AUC and average '
+           'precision (AP), averages over AUs.', '',
+           markdown(rows, columns)]
+  if baseline:
+    lines += ['', f'## Differences to {baseline}', '',
+              differences_markdown_to(differences_to(rows, baseline, metric, samples),
+                                      baseline, samples)]
+  lines += ['', '## How the runs differ', '', differences_markdown(runs)]
   return '\n'.join(lines) + '\n'
 
 
-def write(runs, prefix, diagnostics=False):
-  """PREFIX.md, PREFIX.csv and PREFIX.png; returns their paths."""
+def write(runs, prefix, diagnostics=False, baseline=None, metric='auc', samples=1000,
+          text=None):
+  """PREFIX.md (`text`, or the report), PREFIX.csv and PREFIX.png; returns their paths."""
   folder = os.path.dirname(prefix)
   if folder:
     os.makedirs(folder, exist_ok=True)
   rows = group(runs)
   with open(prefix + '.md', 'w', encoding='utf-8') as f:
-    f.write(report(runs, diagnostics))
+    f.write(text or report(runs, diagnostics, baseline, metric, samples))
   with open(prefix + '.csv', 'w', newline='', encoding='utf-8') as f:
     csv.writer(f).writerows(csv_rows(rows, table7_columns(runs, diagnostics)))
   bar_chart(rows, prefix + '.png')

@@ -135,8 +135,9 @@ def apply_ablation(config):
 
 
 def is_source_only(config):
-  """The baseline without adaptation: E_f^s + E_au trained and read on source labels."""
-  return config.ablation == 'source_only'
+  """The baselines without the method: E_f^s + E_au trained on source labels and read
+  through the source path ('source_only', and 'source_only+AdaBN')."""
+  return config.ablation in ablations.SOURCE_ONLY
 
 
 def trains_landmark_branch(config, domain):

@@ -28,7 +28,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from sklearn import linear_model, metrics as skm, preprocessing
+from sklearn import linear_model, preprocessing
 
 from au_jax import losses
 from au_jax import metrics
@@ -85,34 +85,10 @@ def _labelled(labels, mask, j):
   return keep, labels[keep, j]
 
 
-def roc_auc(probs, labels, mask):
-  """Per-AU ROC-AUC over labelled frames (NaN when an AU has one class only)."""
-  out = []
-  for j in range(labels.shape[1]):
-    keep, y = _labelled(labels, mask, j)
-    out.append(float(skm.roc_auc_score(y, probs[keep, j])) if len(np.unique(y)) == 2
-               else float('nan'))
-  return np.array(out)
-
-
-def best_thresholds(probs, labels, mask):
-  """Per-AU threshold with the highest F1 on these (validation) frames; 0.5 if undefined."""
-  out = []
-  for j in range(labels.shape[1]):
-    keep, y = _labelled(labels, mask, j)
-    if y.sum() == 0:
-      out.append(0.5)
-      continue
-    precision, recall, thresholds = skm.precision_recall_curve(y, probs[keep, j])
-    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    out.append(float(thresholds[np.argmax(f1[:-1])]))
-  return np.array(out)
-
-
-def f1_at(probs, labels, mask, thresholds):
-  """Per-AU F1 with a per-AU threshold (probabilities ≥ threshold are 'present')."""
-  shifted = probs - np.asarray(thresholds)[None] + 0.5
-  return metrics.au_scores(shifted, labels, mask)['f1']
+# The threshold-free scores live in au_jax.metrics (`au-jax evaluate` reports them too).
+roc_auc = metrics.roc_auc
+best_thresholds = metrics.best_thresholds
+f1_at = metrics.f1_at
 
 
 def landmark_cell_accuracy(cells, landmarks, crop_size, refine_au_centres=True):
@@ -162,6 +138,13 @@ def diagnose(model, variables, data, config, batch_size=100, probes=True):
     for name, s in splits.items():
       s['prob_target'] = collect(model, own, data.eval_batches(name, batch_size))[
           'prob_target']
+  # Source-only + AdaBN reads wild images through the source path with wild statistics.
+  adapted = target_statistics.for_domain(variables, config, 'target')
+  if adapted is not variables:
+    for name, s in splits.items():
+      if data.eval_splits[name] == 'target':
+        s['prob_source'] = collect(model, adapted, data.eval_batches(name, batch_size))[
+            'prob_source']
   # Re-estimated from the mixed statistics, at the training batch size (the size E_au's
   # per-call statistics were computed on).
   wild = target_statistics.for_path(target_statistics.estimate(

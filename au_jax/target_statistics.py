@@ -25,6 +25,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from au_jax import ablations
 from au_jax import config_lib
 from au_jax import sharding
 from au_jax.data import normalise_images
@@ -34,10 +35,16 @@ SOURCE_KEY = 'au_detector_source'  # the source path's own (config.train.source_
 KEYS = {'target': KEY, 'source': SOURCE_KEY}
 
 
+def adabn(config):
+  """The source-only baseline with E_au statistics of its own for wild images."""
+  return config.ablation == ablations.ADABN
+
+
 def has_target_statistics(config):
-  """'wild' and a target path (the source-only baseline has none: there it is a no-op)."""
-  return (config.train.target_path_statistics == 'wild'
-          and not config_lib.is_source_only(config))
+  """'wild' and a target path (the source-only baseline has none: there it is a
+  no-op), or the source-only + AdaBN row."""
+  return adabn(config) or (config.train.target_path_statistics == 'wild'
+                           and not config_lib.is_source_only(config))
 
 
 def has_source_statistics(config):
@@ -50,6 +57,22 @@ def own_paths(config):
   """The inference paths that keep E_au statistics of their own under `config`."""
   return (('target',) if has_target_statistics(config) else ()) + (
       ('source',) if has_source_statistics(config) else ())
+
+
+def reads(config, path):
+  """The inference path whose features E_au reads while KEYS[path] is estimated: the
+  path itself, except under AdaBN, whose target slot is estimated on E_f^s(I)."""
+  return 'source' if path == 'target' and adabn(config) else path
+
+
+def for_domain(variables, config, domain):
+  """The variables evaluation applies to `domain`'s images: under AdaBN the wild
+  images' own E_au statistics (the source path then reads them); else `variables`."""
+  if domain == 'target' and adabn(config):
+    stats = variables.get('batch_stats', {})
+    if KEY in stats:
+      return {**variables, 'batch_stats': {**stats, 'au_detector': stats[KEY]}}
+  return variables
 
 
 def for_path(variables, path):
@@ -71,22 +94,25 @@ def add_slot(variables, path='target'):
   return {**variables, 'batch_stats': {**stats, KEYS[path]: copy}}
 
 
-@functools.partial(jax.jit, static_argnames=('model', 'path'))
-def _update(model, variables, images, path='target'):
-  """One train-mode pass of E_au over a path's features (computed in eval mode),
-  starting from KEYS[path]'s statistics; only KEYS[path] changes."""
+@functools.partial(jax.jit, static_argnames=('model', 'path', 'features_of'))
+def _update(model, variables, images, path='target', features_of=None):
+  """One train-mode pass of E_au over a path's features (computed in eval mode; of
+  path `features_of`, by default `path`), starting from KEYS[path]'s statistics; only
+  KEYS[path] changes."""
   own = for_path(variables, path)
-  features = model.apply(own, normalise_images(images), path, method='au_input')
+  features = model.apply(own, normalise_images(images), features_of or path,
+                         method='au_input')
   _, new = model.apply(own, features, True, method=lambda m, f, t: m.au_detector(f, t),
                        mutable=['batch_stats'])
   stats = {**variables['batch_stats'], KEYS[path]: new['batch_stats']['au_detector']}
   return {**variables, 'batch_stats': stats}
 
 
-def estimate(model, variables, batches, steps, mesh=None, path='target'):
+def estimate(model, variables, batches, steps, mesh=None, path='target', features_of=None):
   """`variables` with KEYS[path] re-estimated from E_au's running statistics on the
-  path's features of `steps` batches of images (labels unused). With momentum 0.9 the
-  starting statistics keep a weight of 0.9^steps (0.002 at 60)."""
+  path's features (those of path `features_of`, `reads(config, path)`, when given) of `steps`
+  batches of images (labels unused). With momentum 0.9 the starting statistics keep a
+  weight of 0.9^steps (0.002 at 60)."""
   key = KEYS[path]
   start = variables['batch_stats']['au_detector']
   variables = {**variables, 'batch_stats': {**variables['batch_stats'], key: start}}
@@ -94,7 +120,7 @@ def estimate(model, variables, batches, steps, mesh=None, path='target'):
   for _, batch in zip(range(steps), batches):
     images = batch['image']
     images = sharding.to_global(images, mesh) if mesh is not None else images
-    variables = _update(model, variables, images, path)
+    variables = _update(model, variables, images, path, features_of)
     count += 1
   if count < steps:
     raise ValueError(f'{path} path statistics: {steps} batches asked, {count} read')

@@ -269,7 +269,8 @@ def _run_stage(stage, state, step_fn, *, config, data, mesh, model, batch_size, 
             stream = (data.target_batches if path == 'target' else data.source_batches)
             variables = target_statistics.estimate(
                 model, variables, stream(batch_size),
-                config.train.target_statistics_batches, mesh, path)
+                config.train.target_statistics_batches, mesh, path,
+                features_of=target_statistics.reads(config, path))
           state = state.replace(batch_stats=variables['batch_stats'])
           results = evaluate.evaluate(model, variables, data, config, mesh)
           reporter.evaluation(stage, done, results)

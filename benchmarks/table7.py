@@ -4,13 +4,25 @@
       --rows source_only oracle A D F G --seeds 0 1 2 --diagnostics
   python benchmarks/table7.py ... --rows A G --statistics wild   # rows A+wild, G+wild
 
-Each run trains configs/synthetic.py (both stages) into WORKROOT/ROW_seedS and records
-the wild-test average F1 of its best checkpoint (by wild-validation F1); `--config` picks
+Each run trains configs/synthetic.py (both stages) into WORKROOT/ROW_seedS and records,
+for every evaluation split of its best checkpoint (by wild-validation F1 at 0.5, the
+one selection rule of docs/results.md): F1 at 0.5, F1 at thresholds chosen on wild
+validation, ROC-AUC and average precision, per AU and on average; its per-image
+probabilities stay in WORKROOT/ROW_seedS/evaluate/step_<N>_predictions.npz for the
+intervals of --baseline. `--config` picks
 another preset's config (configs/synthetic_medium.py: 128-pixel crops). Row `default`
 takes configs/default.py's method choices (target heat maps, target-path statistics, one
 or two extractors: the configuration shipped for real data) at the preset's sizes. Runs already in
 the output file are skipped, so the command can be stopped and restarted. Prints mean ±
 std per row. The oracle row trains E_au on ideal landmark maps (docs/method.md §10).
+Row `source_only+AdaBN` is source-only with E_au's statistics re-estimated on wild
+training images for wild images (au_jax/ablations.py).
+
+--baseline ROW prints every row's difference to ROW (--metric, default ROC-AUC) with
+95 % intervals: a paired bootstrap over the test images within a seed, and a t interval
+over the per-seed differences (au_jax/compare.py). --evaluate-only re-evaluates the
+runs in --out whose workdirs exist from their best checkpoints, with the --set
+overrides (e.g. a new test split), and records the scores and predictions again.
 
 --diagnostics also runs `au-jax evaluate --diagnostics` on each trained run and keeps its
 summary (F1 at 0.5, at validation thresholds and ROC-AUC per path, the target path with
@@ -62,6 +74,15 @@ def main():
                  help='evaluate each trained run with --diagnostics too')
   p.add_argument('--diagnostics-only', action='store_true',
                  help='add diagnostics to the runs in --out that lack them, then exit')
+  p.add_argument('--evaluate-only', action='store_true',
+                 help='re-evaluate the runs in --out whose workdirs exist (best '
+                      'checkpoint, --set overrides applied), then exit')
+  p.add_argument('--baseline', metavar='ROW',
+                 help="print each row's difference to ROW with 95 %% intervals")
+  p.add_argument('--metric', default='auc', choices=('auc', 'ap', 'f1_tuned', 'f1'),
+                 help='what --baseline compares (default: %(default)s)')
+  p.add_argument('--bootstrap', type=int, default=1000, metavar='N',
+                 help='--baseline: resamplings of the test images (default: %(default)s)')
   p.add_argument('--rediagnose', action='store_true',
                  help='with --diagnostics-only: recompute them for every run whose '
                       'workdir exists (after the diagnostics gained a column)')
@@ -69,8 +90,22 @@ def main():
 
   overrides = [parse_override(o) for o in args.set]
   done = json.load(open(args.out)) if os.path.isfile(args.out) else {}
+  report = dict(workroot=args.workroot, baseline=args.baseline, metric=args.metric,
+                samples=args.bootstrap)
   if args.summary_only:
-    summarize(done)
+    summarize(done, **report)
+    return
+  if args.evaluate_only:
+    for key, entry in done.items():
+      if not isinstance(entry, dict) or entry.get('row') in (None, 'oracle'):
+        continue
+      workdir = os.path.join(args.workroot, key.replace('/', '_'))
+      if os.path.isdir(workdir):
+        entry.update(evaluation(workdir, args.data, overrides))
+        print(f'{key}: evaluated again', flush=True)
+        with open(args.out, 'w') as f:
+          json.dump(done, f, indent=1)
+    summarize(done, **report)
     return
   if args.diagnostics_only:
     for key, entry in done.items():
@@ -81,12 +116,12 @@ def main():
         print(f'{key}: diagnostics added', flush=True)
         with open(args.out, 'w') as f:
           json.dump(done, f, indent=1)
-    summarize(done)
+    summarize(done, **report)
     return
   from au_jax import config_lib, oracle, train  # pylint: disable=g-import-not-at-top
   for seed in args.seeds:
     for row in args.rows:
-      has_target_path = row not in ('source_only', 'oracle')
+      has_target_path = row not in ('source_only', 'source_only+AdaBN', 'oracle')
       statistics = args.statistics if has_target_path else 'mixed'
       if row == 'default':
         shipped = default_choices()
@@ -112,28 +147,55 @@ def main():
       for field, value in overrides:
         set_field(config, field, value)
       start = time.time()
+      workdir = os.path.join(args.workroot, f'{name}_seed{seed}')
       if row == 'oracle':  # E_au on ideal landmark maps: the target path's ceiling
         from au_jax.data import PreparedData  # pylint: disable=g-import-not-at-top
         config = config_lib.prepare_config(config)
-        results = oracle.train_oracle(config, PreparedData(config))
+        scores = {s: kept_scores(r) for s, r in
+                  oracle.train_oracle(config, PreparedData(config)).items()}
       else:
-        results = train.train_and_evaluate(
-            config, os.path.join(args.workroot, f'{name}_seed{seed}'))
+        train.train_and_evaluate(config, workdir)
+        # Evaluated again from the best checkpoint: the same scores, and the per-image
+        # probabilities of every split.
+        scores = evaluation(workdir, args.data)
       done[key] = {'row': name, 'seed': seed, 'seconds': time.time() - start,
                    'overrides': args.set, 'config': os.path.relpath(args.config, ROOT),
                    **({'default_choices': shipped} if row == 'default' else {}),
-                   **{split: {'f1_mean': r['f1_mean'], 'f1': r['f1'],
-                              'accuracy_mean': r['accuracy_mean']}
-                      for split, r in results.items()}}
+                   **scores}
       if args.diagnostics and row != 'oracle':
         done[key]['diagnostics'] = diagnose(
             os.path.join(args.workroot, f'{name}_seed{seed}'), args.data)
       with open(args.out, 'w') as f:
         json.dump(done, f, indent=1)
-  summarize(done)
+  summarize(done, **report)
   reference = all_positive_f1(args.data, args.config, overrides)
   print('predicting every AU present: ' + ', '.join(
       f'{split} F1 {100 * f1:.1f}' for split, f1 in reference.items()))
+
+
+KEPT = ('f1_mean', 'f1', 'accuracy_mean', 'f1_tuned_mean', 'f1_tuned', 'thresholds',
+        'auc_mean', 'auc', 'ap_mean', 'ap', 'labelled')
+
+
+def kept_scores(r):
+  """What an entry keeps of one split's scores."""
+  return {k: r[k] for k in KEPT if k in r}
+
+
+def evaluation(workdir, data_dir, overrides=()):
+  """The entry's scores of a trained workdir's best checkpoint, {split: scores} plus
+  'step', 'selection' and 'predictions' (the .npz of per-image probabilities)."""
+  from au_jax import config_lib, evaluate  # pylint: disable=g-import-not-at-top
+  config = config_lib.load_saved_config(workdir)
+  config.data.data_dir = data_dir
+  for field, value in overrides:
+    if field.startswith('data.') or field == 'train.eval_batch_size':
+      set_field(config, field, value)  # what is read, not what was trained
+  folder = os.path.join(workdir, 'evaluate')
+  results, step, _ = evaluate.evaluate_checkpoint(config, workdir, predictions=folder)
+  return {'step': step, 'predictions': evaluate.predictions_file(folder, step),
+          'selection': f'best {config.train.best_split} F1 at 0.5',
+          **{split: kept_scores(r) for split, r in results.items()}}
 
 
 def diagnose(workdir, data_dir):
@@ -211,41 +273,69 @@ def set_field(config, field, value):
     raise SystemExit(f'--set {field}={value!r}: {e}') from None
 
 
-def entry_runs(done):
+def entry_runs(done, workroot=None):
   """The entries of --out as au_jax.compare Runs, in the table's order (other entries,
-  e.g. the investigation file's notes, are not runs and are left out)."""
+  e.g. the investigation file's notes, are not runs and are left out). A run's
+  predictions file is looked up under `workroot` when its recorded path has moved."""
   from au_jax import compare  # pylint: disable=g-import-not-at-top
-  order = ['source_only', 'oracle', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'default']
-  rank = lambda row: (order.index(row.split('+')[0]) if row.split('+')[0] in order
-                      else len(order), row)
+  order = ['source_only', 'source_only+AdaBN', 'oracle', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'default']
+  head = lambda row: row if row in order else row.split('+')[0]
+  rank = lambda row: (order.index(head(row)) if head(row) in order else len(order), row)
   keys = [k for k, e in done.items() if isinstance(e, dict) and 'row' in e]
   runs = []
   for key in sorted(keys, key=lambda k: (rank(done[k]['row']), int(k.rsplit('seed', 1)[1]))):
     e = done[key]
     path = 'source' if e['row'].split('+')[0] == 'source_only' else 'target'
     results = {s: {**e[s], 'path': 'source' if s.startswith('source') else path}
-               for s in ('source_test', 'target_validation', 'target_test') if s in e}
+               for s in ('source_test', 'target_validation', 'target_test',
+                         'target_test_exact') if s in e}
     diagnostics = None
     if 'diagnostics' in e:
       diagnostics = {s: {p: v for p, v in d.items() if isinstance(v, dict)}
                      for s, d in e['diagnostics'].items() if s in results}
+    predictions = e.get('predictions')
+    if predictions and workroot and not os.path.isfile(predictions):
+      predictions = os.path.join(workroot, key.replace('/', '_'), 'evaluate',
+                                 os.path.basename(predictions))
     runs.append(compare.Run(name=e['row'], results=results, seed=e['seed'],
-                            diagnostics=diagnostics, seconds=e['seconds']))
+                            diagnostics=diagnostics, seconds=e['seconds'],
+                            predictions=predictions))
   return runs
 
 
-def summarize(done):
+def summarize(done, workroot=None, baseline=None, metric='auc', samples=1000):
   """Markdown tables (au_jax.compare's rows and columns): mean ± std (population std
-  over seeds) and the per-seed values; the --diagnostics columns of the diagnosed seeds."""
+  over seeds) and the per-seed values; the threshold-free scores where recorded; the
+  --diagnostics columns of the diagnosed seeds; with `baseline`, every row's difference
+  to that row with its intervals."""
   from au_jax import compare  # pylint: disable=g-import-not-at-top
   Column = compare.Column  # pylint: disable=invalid-name
-  runs = entry_runs(done)
+  runs = entry_runs(done, workroot)
   wild = lambda r: compare.f1(r, 'target_test')
   print(compare.markdown(compare.group(runs), [
       Column('seeds', show='count'), Column('wild test F1', wild),
       Column('lab test F1', lambda r: compare.f1(r, 'source_test')),
       Column('wild test F1 per seed', wild, show='each'),
       Column('minutes per run', lambda r: r.seconds / 60, show='mean', digits=0)]))
+  scored = [r for r in runs if compare.score(r, 'target_test', 'auc') is not None
+            and (r.results.get('target_test') or {}).get('auc_mean') is not None]
+  if scored:
+    ranked = lambda split, m: lambda r: (compare.score(r, split, m)
+                                         if split in r.results else None)
+    print('\nwild test (and its exact-landmark control where evaluated), from each run\'s '
+          'evaluation: F1 at 0.5 / at validation thresholds / ROC-AUC / average precision\n')
+    print(compare.markdown(compare.group(scored), [
+        Column('seeds', show='count'), Column('F1 at 0.5', wild),
+        Column('F1 at val. thresholds', ranked('target_test', 'f1_tuned')),
+        Column('ROC-AUC', ranked('target_test', 'auc')),
+        Column('AP', ranked('target_test', 'ap')),
+        Column('lab test ROC-AUC', ranked('source_test', 'auc')),
+        Column('control ROC-AUC', ranked('target_test_exact', 'auc'))]))
+  if baseline:
+    rows = compare.group(runs)
+    print(f'\ndifferences to {baseline}\n')
+    print(compare.differences_markdown_to(
+        compare.differences_to(rows, baseline, metric, samples), baseline, samples))
   diagnosed = [r for r in runs if r.diagnostics]
   if diagnosed:
     print('\nwild test, from --diagnostics (mean ± std over the diagnosed seeds): the row\'s '

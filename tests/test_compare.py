@@ -150,8 +150,8 @@ def test_compare_command_writes_markdown_csv_and_png(tmp_path, capsys, monkeypat
   assert _trained.cli(monkeypatch, 'compare', a, b, '--diagnostics', '--output',
                       prefix) == 0
   out = capsys.readouterr().out
-  assert '| G | 1 | 20.0 | 40.0 | 60.0 | 40.0 | 50.0 | 55.0 | 80.0 |' in out
-  assert '| G [loss.sr=40.0] | 1 | 60.0 | 60.0 | 60.0 | 60.0 | 50.0 | – | – |' in out
+  assert '| G | 1 | 20.0 | 40.0 | 60.0 | 40.0 | 50.0 | 55.0 | 80.0 | – |' in out
+  assert '| G [loss.sr=40.0] | 1 | 60.0 | 60.0 | 60.0 | 60.0 | 50.0 | – | – | – |' in out
   assert '| loss.sr | 100.0 | 40.0 |' in out
   assert open(prefix + '.md').read() in out
   rows = list(csv.reader(open(prefix + '.csv')))
@@ -169,6 +169,70 @@ def test_compare_errors_are_one_line(tmp_path, capsys, monkeypatch):
   os.makedirs(tmp_path / 'running')
   assert _trained.cli(monkeypatch, 'compare', str(tmp_path / 'running')) == 2
   assert 'training has not finished' in capsys.readouterr().err
+
+
+def _keep_predictions(workdir, probs, labels, masks, auc=None):
+  """What `au-jax evaluate` keeps of step 5: the per-image file (and AUC in results)."""
+  from au_jax import evaluate  # pylint: disable=g-import-not-at-top
+  evaluate.write_predictions(
+      os.path.join(workdir, 'evaluate', 'step_5_predictions.npz'),
+      {'target_test': {'probs': probs, 'labels': labels, 'masks': masks}}, 5, [1, 2, 4])
+  if auc is not None:
+    path = os.path.join(workdir, 'results.json')
+    saved = json.load(open(path))
+    saved['results']['target_test']['auc_mean'] = auc
+    json.dump(saved, open(path, 'w'))
+
+
+def test_baseline_differences_have_image_and_seed_intervals(tmp_path, capsys, monkeypatch):
+  from au_jax import metrics  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  labels = (rng.random((200, 3)) < 0.3).astype(np.int64)
+  masks = np.ones((200, 3), np.float32)
+  good = lambda s: np.clip(labels * 0.4 + 0.3 + np.random.default_rng(s).normal(0, 0.2, labels.shape), 0, 1)
+  weak = lambda s: np.clip(labels * 0.1 + 0.45 + np.random.default_rng(s).normal(0, 0.2, labels.shape), 0, 1)
+  runs, want = [], {}
+  for seed in (0, 1, 2):
+    g = make_run(tmp_path, f'g{seed}', [0.5] * 3, seed=seed, overrides=[])
+    b = make_run(tmp_path, f'b{seed}', [0.4] * 3, ablation='source_only', seed=seed,
+                 overrides=[])
+    _keep_predictions(g, good(seed), labels, masks)
+    _keep_predictions(b, weak(10 + seed), labels, masks)
+    want[seed] = metrics.paired_bootstrap(good(seed), weak(10 + seed), labels, masks,
+                                          'auc', 200)
+    runs += [g, b]
+  # A row whose runs kept no per-image probabilities: the recorded AUCs' difference only.
+  old = make_run(tmp_path, 'old0', [0.5] * 3, ablation='A', seed=0, overrides=[])
+  json_path = os.path.join(old, 'results.json')
+  saved = json.load(open(json_path))
+  saved['results']['target_test']['auc_mean'] = 0.9
+  json.dump(saved, open(json_path, 'w'))
+  rows = compare.group(compare.load_runs(runs + [old]))
+  diffs = {d.row: d for d in compare.differences_to(rows, 'source_only', 'auc', 200)}
+  g = diffs['G']
+  assert [k for k, _, _ in g.per_seed] == [0, 1, 2]
+  for seed, value, (low, high) in g.per_seed:
+    assert value == pytest.approx(100 * want[seed][0])
+    assert (low, high) == pytest.approx(tuple(100 * np.array(
+        metrics.percentile_interval(want[seed][1]))))
+    assert low < value < high and low > 0  # the weak model is clearly worse
+  mean, low, high = metrics.t_interval([100 * want[s][0] for s in (0, 1, 2)])
+  assert g.mean == pytest.approx(mean) and g.interval == pytest.approx((low, high))
+  base_auc = 100 * np.nanmean(metrics.roc_auc(weak(10), labels, masks))
+  assert diffs['A'].per_seed == [(0, pytest.approx(90 - base_auc), None)]
+  assert np.isnan(diffs['A'].interval[0])  # one seed: no interval over seeds
+  # The command prints and writes the section; a bad row name is one line.
+  prefix = str(tmp_path / 'cmp')
+  assert _trained.cli(monkeypatch, 'compare', *runs, old, '--baseline', 'source_only',
+                      '--bootstrap', '200', '--output', prefix) == 0
+  out = capsys.readouterr().out
+  assert '## Differences to source_only' in out
+  assert f'| G | 3 | {g.mean:+.1f} | [{g.interval[0]:+.1f}, {g.interval[1]:+.1f}] |' in out
+  assert '0: ' + f'{g.per_seed[0][1]:+.1f}' in out and '(no images)' in out
+  assert open(prefix + '.md').read() in out
+  assert _trained.cli(monkeypatch, 'compare', *runs, '--baseline', 'nope') == 2
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and "'nope' is not a row" in err
 
 
 def load_table7():
@@ -232,3 +296,43 @@ def test_add_diagnostics_evaluates_and_keeps_them(tmp_path):
   # The next compare reads them instead of evaluating again.
   again = compare.load_runs([workdir])[0].diagnostics['target_test']['target']
   assert again['auc_mean'] == target['auc_mean']
+
+
+def test_table7_entries_keep_threshold_free_scores_and_compare_to_a_baseline():
+  def entry(row, seed, auc):
+    split = {'f1_mean': 0.5, 'f1': [0.5], 'accuracy_mean': 0.5, 'auc_mean': auc,
+             'auc': [auc], 'ap_mean': auc - 0.2, 'ap': [auc - 0.2], 'f1_tuned_mean': 0.6}
+    return {'row': row, 'seed': seed, 'seconds': 60, 'overrides': [],
+            'target_test': split, 'source_test': split,
+            'target_test_exact': {**split, 'auc_mean': auc + 0.05}}
+  done = {f'{row}/seed{s}': entry(row, s, auc + 0.01 * s)
+          for row, auc in (('source_only', 0.70), ('source_only+AdaBN', 0.72),
+                           ('default', 0.75)) for s in (0, 1, 2)}
+  out = io.StringIO()
+  with contextlib.redirect_stdout(out):
+    load_table7().summarize(done, baseline='source_only')
+  text = out.getvalue()
+  assert ('| row | seeds | F1 at 0.5 | F1 at val. thresholds | ROC-AUC | AP | '
+          'lab test ROC-AUC | control ROC-AUC |') in text
+  assert ('| source_only+AdaBN | 3 | 50.0 ± 0.0 | 60.0 ± 0.0 | 73.0 ± 0.8 | 53.0 ± 0.8 | '
+          '73.0 ± 0.8 | 78.0 ± 0.8 |') in text
+  # No per-image files here: each seed's difference alone, and the t interval over
+  # three identical differences has no width.
+  assert '| default | 3 | +5.0 | [+5.0, +5.0] | 0: +5.0 (no images); 1: +5.0 (no images)' in text
+  assert text.index('| source_only |') < text.index('| source_only+AdaBN |') < \
+      text.index('| default |')
+
+
+def test_table7_evaluation_records_scores_step_and_predictions():
+  run = _trained.trained()
+  entry = load_table7().evaluation(run.workdir, run.data_dir)
+  assert entry['selection'] == 'best target_validation F1 at 0.5'
+  assert os.path.isfile(entry['predictions'])
+  assert entry['predictions'].endswith(f'step_{entry["step"]}_predictions.npz')
+  saved = json.load(open(os.path.join(run.workdir, 'results.json')))
+  for split, r in saved['results'].items():
+    assert entry[split]['f1_mean'] == pytest.approx(r['f1_mean'])
+    for key in ('auc_mean', 'ap_mean', 'f1_tuned_mean', 'auc', 'ap'):
+      assert key in entry[split]
+  with np.load(entry['predictions']) as f:
+    assert f['target_test/probs'].shape == f['target_test/labels'].shape

@@ -46,7 +46,21 @@ def by_hand(predictor, config, name, domain):
   return {'f1': f1, 'accuracy': accuracy, 'labelled': labelled,
           'f1_mean': np.mean(f1), 'accuracy_mean': np.mean(accuracy),
           'mean_error': nme.mean(), 'failure_rate': np.mean(nme > 0.10),
-          'examples': len(probs)}
+          'examples': len(probs), 'probs': probs, 'labels': labels, 'mask': mask}
+
+
+def ranking_by_hand(probs, labels, mask, thresholds):
+  """ROC-AUC, average precision and F1 at per-AU thresholds, straight from scikit-learn."""
+  from sklearn import metrics as skm  # pylint: disable=g-import-not-at-top
+  auc, ap, tuned = [], [], []
+  for j in range(probs.shape[1]):
+    keep = mask[:, j] > 0
+    y, p = labels[keep, j], probs[keep, j]
+    two = len(set(y.tolist())) == 2
+    auc.append(skm.roc_auc_score(y, p) if two else np.nan)
+    ap.append(skm.average_precision_score(y, p) if two else np.nan)
+    tuned.append(skm.f1_score(y, p >= thresholds[j], zero_division=0.0))
+  return {'auc': auc, 'ap': ap, 'f1_tuned': tuned}
 
 
 def test_evaluate_prints_and_writes_the_numbers_numpy_gives(run, monkeypatch, capsys,
@@ -64,8 +78,28 @@ def test_evaluate_prints_and_writes_the_numbers_numpy_gives(run, monkeypatch, ca
   assert list(results) == ['source_fold0', 'target_validation', 'target_test']
   predictor = inference.load(run.workdir)
   masked = 0
+  saved_probs = np.load(tmp_path / 'step_6_predictions.npz')
+  wanted = {name: by_hand(predictor, run.config, name, r['domain'])
+            for name, r in results.items()}
+  val = wanted['target_validation']
+  thresholds = []  # the F1-best threshold per AU on validation, by brute force
+  for j in range(val['probs'].shape[1]):
+    keep = val['mask'][:, j] > 0
+    y, p = val['labels'][keep, j] == 1, val['probs'][keep, j]
+    f1s = [(2 * np.sum((p >= t) & y) / max(np.sum(p >= t) + np.sum(y), 1), -t)
+           for t in np.unique(p)]
+    thresholds.append(-max(f1s)[1] if y.any() else 0.5)
   for name, r in results.items():
-    want = by_hand(predictor, run.config, name, r['domain'])
+    want = wanted[name]
+    np.testing.assert_allclose(saved_probs[f'{name}/probs'], want['probs'], rtol=1e-6)
+    np.testing.assert_array_equal(saved_probs[f'{name}/labels'], want['labels'])
+    ranked = ranking_by_hand(want['probs'], want['labels'], want['mask'], thresholds)
+    assert r['threshold_split'] == 'target_validation'
+    for key in ('auc', 'ap', 'f1_tuned'):
+      got = [np.nan if v is None else v for v in r[key]]  # the JSON writes NaN as null
+      np.testing.assert_allclose(got, ranked[key], rtol=1e-9, err_msg=f'{name} {key}')
+      assert r[key + '_mean'] == pytest.approx(np.nanmean(ranked[key]))
+      assert float(rows[name][f'{key}_mean']) == pytest.approx(r[key + '_mean'])
     assert r['path'] == r['domain']  # the full method: target data, target path
     for key in ('f1', 'accuracy', 'f1_mean', 'accuracy_mean', 'mean_error',
                 'failure_rate'):
@@ -83,6 +117,7 @@ def test_evaluate_prints_and_writes_the_numbers_numpy_gives(run, monkeypatch, ca
   assert masked > 0  # some labels really were missing, and left out
   assert 'source-domain test data' in printed and 'target-domain test data' in printed
   assert 'landmarks (Table 6)' in printed
+  assert 'ROC-AUC' in printed and 'AP' in printed and 'F1 tuned' in printed
 
 
 def test_split_selection_and_user_errors(run, monkeypatch, capsys, tmp_path):

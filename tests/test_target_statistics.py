@@ -156,3 +156,67 @@ def test_source_only_has_no_target_path_so_wild_is_a_no_op(tiny_config):
   config.ablation = 'source_only'
   assert not target_statistics.has_target_statistics(config_lib.prepare_config(config))
   assert target_statistics.own_paths(config_lib.prepare_config(config)) == ()
+  # The AdaBN baseline keeps a target slot, estimated on the source path's features.
+  config.ablation = 'source_only+AdaBN'
+  prepared = config_lib.prepare_config(config)
+  assert config_lib.is_source_only(prepared)
+  assert target_statistics.own_paths(prepared) == ('target',)
+  assert target_statistics.reads(prepared, 'target') == 'source'
+  assert target_statistics.reads(prepared, 'source') == 'source'
+
+
+def test_adabn_estimates_the_target_slot_on_the_source_path_and_reads_wild_images_with_it(
+    run):
+  predictor = inference.load(run.workdir)
+  model, variables = predictor.model, predictor.variables
+  size = run.config.data.crop_size
+  images = np.random.default_rng(4).uniform(-1, 1, (4, size, size, 3)).astype(np.float32)
+  batches = lambda: iter([{'image': images}] * 20)
+  adabn = target_statistics.estimate(model, variables, batches(), 20, path='target',
+                                     features_of='source')
+  source = target_statistics.estimate(model, variables, batches(), 20, path='source')
+  for x, y in zip(jax.tree.leaves(adabn['batch_stats'][target_statistics.KEY]),
+                  jax.tree.leaves(source['batch_stats'][target_statistics.SOURCE_KEY])):
+    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6)
+  config = copy.deepcopy(run.config)
+  config.ablation = 'source_only+AdaBN'
+  crop = predictor.crop_size
+  plain = inference.predict(model, adabn, images, 'source', crop).au_probs
+  for domain, changes in (('source', False), ('target', True)):
+    own = target_statistics.for_domain(adabn, config, domain)
+    probs = inference.predict(model, own, images, 'source', crop).au_probs
+    assert np.allclose(probs, plain) != changes, domain
+  config.ablation = 'source_only'  # plain source-only: never swapped
+  assert target_statistics.for_domain(adabn, config, 'target') is adabn
+
+
+@pytest.mark.slow  # a tiny source-only training run: about a minute cold
+def test_adabn_training_keeps_the_wild_slot_and_scores_wild_splits_with_it(run):
+  from au_jax import evaluate, train  # pylint: disable=g-import-not-at-top
+  config = config_lib.load_config(_trained.TINY)
+  config.data.data_dir, config.data.source, config.data.target = run.data_dir, 'lab', 'wild'
+  config.stage2.epochs = 1
+  config.stage2.constant_epochs, config.stage2.decay_epochs = 1, 0
+  config.train.eval_batch_size = 4
+  config.train.target_statistics_batches = 5
+  config.ablation = 'source_only+AdaBN'
+  workdir = os.path.join(run.root, 'work_adabn')
+  results = train.train_and_evaluate(copy.deepcopy(config), workdir)
+  predictor = inference.load(workdir)
+  stats = predictor.variables['batch_stats']
+  assert target_statistics.KEY in stats and target_statistics.SOURCE_KEY not in stats
+  assert not _same(stats[target_statistics.KEY], stats['au_detector'])
+  again, _, _ = evaluate.evaluate_checkpoint(predictor.config, workdir)
+  for name, r in results.items():
+    assert r['path'] == 'source'
+    assert again[name]['auc_mean'] == pytest.approx(r['auc_mean'], abs=1e-6), name
+  # Without the wild slot, wild splits score otherwise and lab splits the same.
+  plain = {**predictor.variables, 'batch_stats': {
+      k: v for k, v in stats.items() if k != target_statistics.KEY}}
+  from au_jax import sharding  # pylint: disable=g-import-not-at-top
+  from au_jax.data import PreparedData  # pylint: disable=g-import-not-at-top
+  unadapted = evaluate.evaluate(predictor.model, plain, PreparedData(predictor.config),
+                                predictor.config, sharding.make_mesh())
+  for name, r in results.items():
+    same = np.allclose(unadapted[name]['auc'], r['auc'], equal_nan=True)
+    assert same == (r['domain'] == 'source'), name

@@ -12,14 +12,21 @@ seed share a row, as mean ± std. Rows are named by the run's ablation and its
 --config.x=y overrides. Then the differences between the runs: config fields, git
 commit (and whether the tree was dirty), library versions, devices.
 
---diagnostics adds F1 at per-AU thresholds chosen on the validation split and ROC-AUC,
-from `au-jax evaluate --diagnostics` (run on the runs that lack it, then kept in
-RUN/evaluate/).
+Where the runs' evaluation recorded them, the table adds the wild test split's F1 at
+per-AU thresholds chosen on the validation split, ROC-AUC and average precision;
+--diagnostics takes them from `au-jax evaluate --diagnostics` for runs that lack them
+(run on those runs, then kept in RUN/evaluate/).
+
+--baseline NAME adds each row's difference to row NAME (--metric, default ROC-AUC), with
+95 % intervals: over the test images within a seed (a paired bootstrap on the per-image
+probabilities of RUN/evaluate/step_<N>_predictions.npz, which `au-jax evaluate` writes),
+and over seeds (Student's t on the per-seed differences; runs paired by seed).
 
 Writes PREFIX.md, PREFIX.csv and PREFIX.png (per-AU F1 bars, one colour per row).
 
 example:
   au-jax compare runs/table7/* --diagnostics --output runs/table7/compare
+  au-jax compare runs/table7/* --baseline source_only --metric auc
 """
 
 
@@ -32,6 +39,14 @@ def add_parser(subparsers):
                  help='add F1 at validation thresholds and ROC-AUC')
   p.add_argument('--data-dir', metavar='DIR',
                  help='with --diagnostics: the prepared data, when it moved since training')
+  p.add_argument('--baseline', metavar='NAME',
+                 help="a row's name: every other row's difference to it, with 95 %% "
+                      'intervals over test images and over seeds')
+  p.add_argument('--metric', default='auc', choices=('auc', 'ap', 'f1_tuned', 'f1'),
+                 help='what --baseline compares: ROC-AUC (default), average precision, '
+                      'F1 at validation thresholds or F1 at 0.5')
+  p.add_argument('--bootstrap', type=int, default=1000, metavar='N',
+                 help='resamplings of the test images per seed (default: %(default)s)')
   p.add_argument('--output', default='compare', metavar='PREFIX',
                  help='where the tables and the chart go (default: %(default)s → '
                       'compare.md, compare.csv, compare.png)')
@@ -45,7 +60,9 @@ def run(args):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     tf.config.set_visible_devices([], 'GPU')
     compare.add_diagnostics(runs, args.data_dir)
-  paths = compare.write(runs, args.output, args.diagnostics)
-  print(compare.report(runs, args.diagnostics))
+  text = compare.report(runs, args.diagnostics, baseline=args.baseline,
+                        metric=args.metric, samples=args.bootstrap)
+  paths = compare.write(runs, args.output, args.diagnostics, text=text)
+  print(text)
   print('wrote ' + ', '.join(paths))
   return 0

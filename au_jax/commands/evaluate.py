@@ -18,7 +18,12 @@ Source-domain splits use the source path, target-domain splits the reconstructio
 (a source-only model uses the source path for both). Frames with a missing AU label
 (empty in the manifest, 9/999 in ADLD lists) are left out of that AU's scores.
 
-Writes WORKDIR/evaluate/step_<N>.json and .csv (or --output-dir).
+Beside F1 and accuracy at 0.5: F1 at per-AU thresholds chosen on the validation split
+(config.train.best_split), ROC-AUC and average precision, per AU and on average.
+
+Writes WORKDIR/evaluate/step_<N>.json and .csv (or --output-dir), and
+step_<N>_predictions.npz: every evaluated image's AU probabilities, labels and label
+masks, which `au-jax compare --baseline` resamples for its confidence intervals.
 Config overrides follow ml_collections, e.g. --config.data.data_dir=/data/prepared.
 """
 
@@ -49,23 +54,23 @@ def run(args):
   from au_jax import diagnostics, evaluate  # pylint: disable=g-import-not-at-top
   config = config_lib.from_command_line(args.config, args.extra_args)
   tf.config.set_visible_devices([], 'GPU')  # tf.data only; the accelerators are JAX's
+  out = args.output_dir or os.path.join(args.workdir, 'evaluate')
   results, step, report = evaluate.evaluate_checkpoint(
       config, args.workdir, step=args.step, splits=args.split,
-      diagnostics=args.diagnostics)
+      diagnostics=args.diagnostics, predictions=out)
   if jax.process_index() != 0:
     return 0
   print(evaluate.format_tables(results, step))
-  out = args.output_dir or os.path.join(args.workdir, 'evaluate')
   os.makedirs(out, exist_ok=True)
   base = os.path.join(out, f'step_{step}')
   evaluate.write_json(base + '.json', results, step, os.path.abspath(args.workdir))
   with open(base + '.csv', 'w', newline='', encoding='utf-8') as f:
     csv.writer(f).writerows(evaluate.csv_rows(results, step))
-  written = f'{base}.json and {base}.csv'
+  written = f'{base}.json, {base}.csv, {base}_predictions.npz'
   if report is not None:
     print('\n' + diagnostics.format_report(report))
     with open(base + '_diagnostics.json', 'w', encoding='utf-8') as f:
       json.dump(report, f, indent=1)
-    written = f'{base}.json, {base}.csv and {base}_diagnostics.json'
+    written += f' and {base}_diagnostics.json'
   print(f'\nwrote {written}')
   return 0

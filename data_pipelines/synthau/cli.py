@@ -5,7 +5,8 @@ import os
 import sys
 
 from data_pipelines.synthau.presets import (DEFAULT_LAB_IMAGES, DEFAULT_LAB_SUBJECTS,
-                                            DEFAULT_WILD_IMAGES, PRESETS)
+                                            DEFAULT_WILD_IMAGES, PRESETS,
+                                            PROTOCOL_WILD_TEST)
 
 
 def add_parser(subparsers):
@@ -37,6 +38,10 @@ def add_parser(subparsers):
   parser.add_argument('--wild-images', default=list(DEFAULT_WILD_IMAGES), **counts,
                       help='wild images per split; train is unlabelled '
                            f'(default: {shown(DEFAULT_WILD_IMAGES)})')
+  parser.add_argument('--wild-test-images', type=int, default=None, metavar='N',
+                      help='wild test images, in place of the third --wild-images count '
+                           f'(the evaluation protocol of docs/results.md uses {PROTOCOL_WILD_TEST}: '
+                           'a larger test split costs time only at evaluation)')
   parser.add_argument('--image-size', type=int, default=None, metavar='PIXELS',
                       help="raw image side (default: the preset's)")
   parser.add_argument('--workers', type=int, default=min(4, os.cpu_count() or 1),
@@ -46,11 +51,12 @@ def add_parser(subparsers):
                       help='also write a contact sheet PNG (lab and wild images with '
                            'landmarks and labels, and an AU gallery) to PATH')
   parser.add_argument('--detect-wild-landmarks', action='store_true',
-                      help='also write wild/manifest_detected.csv: the wild train and '
-                           'validation landmarks as `prepare --detect-landmarks` finds them '
-                           '(empty where it finds no face, so prepare drops the row, as for '
-                           'EmotioNet), test landmarks exact; recall and error go to '
-                           'wild/detected.json (needs the faces extra)')
+                      help='also write wild/manifest_detected.csv: the wild train, '
+                           'validation and test landmarks as `prepare --detect-landmarks` '
+                           'finds them (empty where it finds no face, so prepare drops the '
+                           'row, as for EmotioNet), and the test faces again with exact '
+                           'landmarks as split test_exact (a control); recall and error '
+                           'per split go to wild/detected.json (needs the faces extra)')
   parser.add_argument('--detector', default='hog', choices=('hog', 'cnn', 'blazeface', 'auto'),
                       help='face detector of --detect-wild-landmarks (default: %(default)s, '
                            "prepare's)")
@@ -64,10 +70,13 @@ def run(args):
   # pylint: disable=import-outside-toplevel
   from data_pipelines.synthau.dataset import generate
   from data_pipelines.synthau.sheet import make_contact_sheet
+  wild_images = list(args.wild_images)
+  if args.wild_test_images is not None:
+    wild_images[2] = args.wild_test_images
   try:
     result = generate(args.output, preset=args.preset, seed=args.seed,
                           lab_subjects=args.lab_subjects, lab_images=args.lab_images,
-                          wild_images=args.wild_images, image_size=args.image_size,
+                          wild_images=wild_images, image_size=args.image_size,
                           workers=args.workers, progress=not args.quiet)
   except (ValueError, OSError) as e:
     print(f'au-jax synth: error: {e}', file=sys.stderr)
@@ -88,8 +97,13 @@ def run(args):
       return 2
     print(f"wrote {info['manifest']}")
     for split, s in info['splits'].items():
-      print(f"  {split}: {s['found']} of {s['faces']} faces found ({100 * s['recall']:.1f} %), "
-            f"landmark error {s['nme49_mean']:.3f} inter-ocular distances (49 points)")
+      error = ('-' if s['nme49_mean'] is None else f"{s['nme49_mean']:.3f}")
+      print(f"  {split}: {s['found']} of {s['faces']} faces found ({100 * s['recall']:.1f} %; "
+            f"{s['faces'] - s['found']} left out), landmark error {error} inter-ocular "
+            'distances (49 points)')
+    if info['control']:
+      print(f"  {info['control']['split']}: the {info['control']['faces']} test faces with "
+            'exact landmarks (the control)')
   if args.contact_sheet:
     print(f'wrote {make_contact_sheet(result["out_dir"], args.contact_sheet, seed=args.seed)}')
   return 0

@@ -3,11 +3,14 @@
 EmotioNet has no landmark annotations: `prepare --detect-landmarks` takes them from dlib
 and drops faces it does not find. SynthAU's manifests hold exact landmarks, kinder than
 any real target domain. `detect_wild` writes `wild/manifest_detected.csv`: the same rows,
-with the landmarks of the train and validation splits replaced by what `prepare
+with the landmarks of the train, validation and test splits replaced by what `prepare
 --detect-landmarks` would find (the largest face, same detector and settings), and left
 empty where it finds none, so that `prepare` drops those rows ('no landmarks') as it
-drops EmotioNet's. Test rows keep their exact landmarks, so every run is scored on the
-same 500 faces, aligned the same way. `wild/detected.json` records recall and error.
+drops EmotioNet's: the test split is aligned on the detector's points and holds only
+the faces it found, as EmotioNet's test images do. The same test faces with their exact
+landmarks follow as a control split, `test_exact` (every face, aligned on the true
+points: how the wild test split was scored before). `wild/detected.json` records recall
+and error per split, so the faces left out are counted.
 
 `measure` reports, on freshly drawn wild faces: recall, the landmark error in
 inter-ocular distances per landmark group, and how much of each AU's landmark motion the
@@ -27,7 +30,9 @@ from au_jax.geometry import landmarks as lm
 # 68-point groups (0-based iBUG indices).
 GROUPS = {'jaw': range(0, 17), 'brows': range(17, 27), 'nose': range(27, 36),
           'eyes': range(36, 48), 'mouth': range(48, 68)}
-SPLITS = ('train', 'validation')
+SPLITS = ('train', 'validation', 'test')
+# The exact-landmark copy of the test split that `detect_wild` adds.
+CONTROL = 'test_exact'
 # A point moves with an AU when its true displacement exceeds this (inter-ocular units).
 MOVED = 0.03
 # prepare's own settings per detector (data_pipelines/prepare.py).
@@ -84,11 +89,12 @@ class ErrorStats:
             'group_error': {g: mean(v) for g, v in self.groups.items()}}
 
 
-def detect_wild(out_dir, detector='hog', splits=SPLITS, progress=False):
+def detect_wild(out_dir, detector='hog', splits=SPLITS, control=CONTROL, progress=False):
   """Writes OUT/wild/manifest_detected.csv and OUT/wild/detected.json; returns the stats.
 
   Rows of `splits` get the detector's 68 points (empty cells where it finds no face);
-  other rows keep the exact ones.
+  other rows keep the exact ones. With `control` (a split name, or None), the test rows
+  are repeated with their exact points under that split name.
   """
   from tqdm import tqdm  # pylint: disable=import-outside-toplevel
   folder = os.path.join(out_dir, 'wild')
@@ -100,6 +106,12 @@ def detect_wild(out_dir, detector='hog', splits=SPLITS, progress=False):
   header, body = rows[0], rows[1:]
   first = header.index('x1')
   split_col = header.index('split')
+  exact_test = [list(r) for r in body if r[split_col] == 'test']
+  if control:
+    if any(r[split_col] == control for r in body):
+      raise OSError(f'{source}: already has a {control!r} split')
+    for r in exact_test:
+      r[split_col] = control
   detect = make_detector(detector)
   stats = {s: ErrorStats() for s in splits}
   todo = [r for r in body if r[split_col] in splits]
@@ -116,11 +128,14 @@ def detect_wild(out_dir, detector='hog', splits=SPLITS, progress=False):
       bar.update(1)
   target = os.path.join(folder, 'manifest_detected.csv')
   with open(target + '.tmp', 'w', newline='') as f:
-    csv.writer(f, lineterminator='\n').writerows([header] + body)
+    csv.writer(f, lineterminator='\n').writerows(
+        [header] + body + (exact_test if control else []))
   os.replace(target + '.tmp', target)
   info = {'detector': detector, 'options': DETECTOR_OPTIONS.get(detector, {}),
           'splits': {s: stats[s].summary() for s in splits},
-          'exact_splits': sorted({r[split_col] for r in body} - set(splits))}
+          'exact_splits': sorted({r[split_col] for r in body} - set(splits)),
+          'control': ({'split': control, 'of': 'test', 'faces': len(exact_test),
+                       'landmarks': 'exact'} if control else None)}
   with open(os.path.join(folder, 'detected.json'), 'w') as f:
     json.dump(info, f, indent=1)
     f.write('\n')

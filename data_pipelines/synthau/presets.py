@@ -11,3 +11,6 @@ SPLITS = ('train', 'validation', 'test')
 DEFAULT_LAB_SUBJECTS = (40, 8, 8)
 DEFAULT_LAB_IMAGES = (2000, 400, 400)
 DEFAULT_WILD_IMAGES = (3000, 500, 500)
+# The wild test split of the evaluation protocol (docs/results.md): enough faces that
+# every AU has several hundred positives (`au-jax synth --wild-test-images`).
+PROTOCOL_WILD_TEST = 5000
