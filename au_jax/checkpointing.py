@@ -13,13 +13,12 @@ variables are checked against the checkpoint's metadata first: a checkpoint of a
 model shape fails with one line naming the variable, before any array is read.
 """
 
-import os
-
 import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint.checkpoint_managers import preservation_policy
 
 from au_jax import errors
+from au_jax import paths
 
 METRIC = 'val_f1'
 
@@ -31,7 +30,9 @@ class ShapeMismatch(errors.InputError):
 def manager(workdir, stage, config, async_save=True):
   """The manager of WORKDIR/checkpoints/<stage>; async_save=False makes save() block
   until the checkpoint is written (as before async saves; kept for measurements)."""
-  directory = os.path.join(os.path.abspath(workdir), 'checkpoints', str(stage))
+  # A local workdir is made absolute; a URL (gs://...) stays one: orbax writes there
+  # from every process, each its own shards, and process 0 the metadata.
+  directory = paths.resolve(workdir) / 'checkpoints' / str(stage)
   policy = preservation_policy.AnyPreservationPolicy([
       preservation_policy.LatestN(config.train.keep_checkpoints),
       preservation_policy.BestN(get_metric_fn=lambda m: m[METRIC], n=1,

@@ -19,6 +19,7 @@ per-seed differences (runs are paired by seed, or fold).
 
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
@@ -27,6 +28,7 @@ from typing import Callable
 import numpy as np
 
 from au_jax import errors
+from au_jax import paths
 from au_jax import provenance
 
 # Fields that say which fold a run is, not what it trains.
@@ -238,8 +240,11 @@ def table7_columns(runs, diagnostics=False):
 # -- workdirs ------------------------------------------------------------------------------
 
 def _read_json(path):
-  with open(path, encoding='utf-8') as f:
-    return json.load(f)
+  return json.loads(paths.resolve(path).read_text(encoding='utf-8'))
+
+
+def _isfile(path):
+  return paths.resolve(path).is_file()
 
 
 def _fold_of(config):
@@ -250,18 +255,18 @@ def _fold_of(config):
 def load_run(workdir, label=None):
   """The Run of a finished training workdir (named later, by `name_runs`)."""
   from au_jax import config_lib  # pylint: disable=g-import-not-at-top
-  path = os.path.join(workdir, 'results.json')
-  if not os.path.isfile(path):
-    why = ('training has not finished' if os.path.isdir(workdir)
+  path = paths.join(workdir, 'results.json')  # workdirs may be URLs (gs://...)
+  if not _isfile(path):
+    why = ('training has not finished' if paths.resolve(workdir).is_dir()
            else 'no such folder')
     raise InputError(f'{workdir}: no results.json ({why})')
   saved = _read_json(path)
   config = (config_lib.flatten(config_lib.load_saved_config(workdir).to_dict())
-            if os.path.isfile(os.path.join(workdir, config_lib.SAVED_CONFIG)) else {})
+            if _isfile(paths.join(workdir, config_lib.SAVED_CONFIG)) else {})
   step = saved.get('step')
-  diag_file = os.path.join(workdir, 'evaluate', f'step_{step}_diagnostics.json')
+  diag_file = paths.join(workdir, 'evaluate', f'step_{step}_diagnostics.json')
   diagnostics = (_diagnostics_of(_read_json(diag_file))
-                 if os.path.isfile(diag_file) else None)
+                 if _isfile(diag_file) else None)
   kept = os.path.join(workdir, 'evaluate', f'step_{step}_predictions.npz')
   return Run(name='', results=saved['results'], seed=config.get('seed'),
              fold=_fold_of(config), workdir=workdir, label=label or workdir,
@@ -279,9 +284,10 @@ def load_runs(paths):
   its folds, which share its row."""
   runs = []
   for path in paths:
-    path = os.path.normpath(path)
+    path = paths.check(path, 'workdir').rstrip('/') if paths.is_url(path) else \
+        os.path.normpath(path)
     folds = fold_dirs(path)
-    if folds and not os.path.isfile(os.path.join(path, 'results.json')):
+    if folds and not _isfile(paths.join(path, 'results.json')):
       for fold in folds:
         runs.append(load_run(fold, label=fold))
     else:
@@ -292,12 +298,12 @@ def load_runs(paths):
 
 def fold_dirs(path):
   """WORKDIR/fold0, fold1, ... of a cross-validation workdir, in order."""
-  if not os.path.isdir(path):
+  folder = paths.resolve(path)
+  if not folder.is_dir():
     return []
-  names = [n for n in os.listdir(path)
-           if n.startswith('fold') and n[4:].isdigit() and os.path.isdir(
-               os.path.join(path, n))]
-  return [os.path.join(path, n) for n in sorted(names, key=lambda n: int(n[4:]))]
+  names = [p.name for p in folder.iterdir()
+           if p.name.startswith('fold') and p.name[4:].isdigit() and p.is_dir()]
+  return [paths.join(path, n) for n in sorted(names, key=lambda n: int(n[4:]))]
 
 
 def _signature(run):
@@ -380,16 +386,15 @@ def add_diagnostics(runs, data_dir=None, log=print):
     if data_dir:
       config.data.data_dir = data_dir
     step = None
-    results_file = os.path.join(run.workdir, 'results.json')
-    if os.path.isfile(results_file):
+    results_file = paths.join(run.workdir, 'results.json')
+    if _isfile(results_file):
       step = _read_json(results_file).get('step')
     _, step, report = evaluate.evaluate_checkpoint(config, run.workdir, step=step,
                                                    diagnostics=True)
-    out = os.path.join(run.workdir, 'evaluate')
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, f'step_{step}_diagnostics.json'), 'w',
-              encoding='utf-8') as f:
-      json.dump(report, f, indent=1)
+    out = paths.resolve(run.workdir) / 'evaluate'
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f'step_{step}_diagnostics.json').write_text(json.dumps(report, indent=1),
+                                                       encoding='utf-8')
     run.diagnostics = _diagnostics_of(report)
 
 
@@ -593,7 +598,8 @@ def bar_chart(rows, path, title='wild test F1 per AU (%)'):
   ax.legend(fontsize=7, ncol=ncol, loc='upper center', bbox_to_anchor=(0.5, -0.1),
             frameon=False)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  with paths.resolve(path).open('wb') as f:
+    fig.savefig(f, dpi=100, format='png')
   return path
 
 
@@ -622,13 +628,14 @@ def report(runs, diagnostics=False, baseline=None, metric='auc', samples=1000):
 def write(runs, prefix, diagnostics=False, baseline=None, metric='auc', samples=1000,
           text=None):
   """PREFIX.md (`text`, or the report), PREFIX.csv and PREFIX.png; returns their paths."""
-  folder = os.path.dirname(prefix)
+  folder = os.path.dirname(prefix)  # a local folder or a URL (gs://...)
   if folder:
-    os.makedirs(folder, exist_ok=True)
+    paths.resolve(folder).mkdir(parents=True, exist_ok=True)
   rows = group(runs)
-  with open(prefix + '.md', 'w', encoding='utf-8') as f:
-    f.write(text or report(runs, diagnostics, baseline, metric, samples))
-  with open(prefix + '.csv', 'w', newline='', encoding='utf-8') as f:
-    csv.writer(f).writerows(csv_rows(rows, table7_columns(runs, diagnostics)))
+  paths.resolve(prefix + '.md').write_text(
+      text or report(runs, diagnostics, baseline, metric, samples), encoding='utf-8')
+  table = io.StringIO(newline='')
+  csv.writer(table).writerows(csv_rows(rows, table7_columns(runs, diagnostics)))
+  paths.resolve(prefix + '.csv').write_text(table.getvalue(), encoding='utf-8')
   bar_chart(rows, prefix + '.png')
   return [prefix + ext for ext in ('.md', '.csv', '.png')]

@@ -12,6 +12,7 @@ import ml_collections
 
 from au_jax import ablations
 from au_jax import errors
+from au_jax import paths
 
 
 class ConfigError(errors.UserError, ValueError):
@@ -70,18 +71,18 @@ SAVED_CONFIG = 'config.json'
 
 def save_config(config, workdir):
   """Writes WORKDIR/config.json, what evaluation and inference rebuild the model from."""
-  with open(os.path.join(workdir, SAVED_CONFIG), 'w', encoding='utf-8') as f:
-    f.write(config.to_json_best_effort(indent=1))
+  (paths.resolve(workdir) / SAVED_CONFIG).write_text(config.to_json_best_effort(indent=1),
+                                                     encoding='utf-8')
 
 
 def load_saved_config(workdir):
   """The config a workdir was trained with. Fields added to configs/default.py since
   then take their default values, so older workdirs still load."""
-  path = os.path.join(workdir, SAVED_CONFIG)
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f'{path} not found: is {workdir} a training workdir?')
-  with open(path, encoding='utf-8') as f:
-    saved = json.load(f)
+  path = paths.resolve(workdir) / SAVED_CONFIG
+  if not path.is_file():
+    raise FileNotFoundError(f'{paths.join(workdir, SAVED_CONFIG)} not found: is '
+                            f'{workdir} a training workdir?')
+  saved = json.loads(path.read_text(encoding='utf-8'))
   from configs import default  # pylint: disable=g-import-not-at-top
   config = default.get_config().to_dict()
   _merge_into(config, saved)
@@ -112,7 +113,7 @@ def differences(old, new):
 def changed_fields(workdir, config):
   """['model.hidden: 16 → 8', ...]: the fields where `config` differs from the config
   saved in `workdir` (none if the workdir has no saved config)."""
-  if not os.path.isfile(os.path.join(workdir, SAVED_CONFIG)):
+  if not (paths.resolve(workdir) / SAVED_CONFIG).is_file():
     return []
   return [f'{k}: {a!r} → {b!r}'
           for k, (a, b) in differences(load_saved_config(workdir), config).items()]

@@ -11,9 +11,9 @@ for the source test fold and each target test split, in the layout of Tables 2â€
 """
 
 import csv
+import io
 import json
 import math
-import os
 import re
 import warnings
 
@@ -21,6 +21,7 @@ import ml_collections
 import numpy as np
 
 from au_jax import config_lib
+from au_jax import paths
 
 FILES = ('crossval.md', 'crossval.csv', 'crossval.json')
 
@@ -57,7 +58,7 @@ def fold_config(config, fold, num_folds):
 
 
 def finished(fold_dir):
-  return os.path.isfile(os.path.join(fold_dir, 'results.json'))
+  return (paths.resolve(fold_dir) / 'results.json').is_file()
 
 
 def check_finished(fold_dir, config):
@@ -93,9 +94,11 @@ def run(config, workdir, folds=None, train_fn=None, log=print, command=None,
   if train_fn is None:
     from au_jax import train  # pylint: disable=g-import-not-at-top
     train_fn = train.train_and_evaluate
-  os.makedirs(workdir, exist_ok=True)
+  paths.check(workdir, 'workdir')  # a local folder or a URL (gs://...)
+  if paths.is_main_process():
+    paths.resolve(workdir).mkdir(parents=True, exist_ok=True)
   for k in range(num_folds):
-    fold_dir = os.path.join(workdir, f'fold{k}')
+    fold_dir = paths.join(workdir, f'fold{k}')
     cfg = fold_config(config, k, num_folds)
     if finished(fold_dir):
       check_finished(fold_dir, cfg)
@@ -110,14 +113,15 @@ def run(config, workdir, folds=None, train_fn=None, log=print, command=None,
         *overrides, *(f'{f}={v!r}' if isinstance(v, tuple) else f'{f}={v}'
                       for f, v in fields.items())])
     train_fn(cfg, fold_dir)
-  left = [k for k in range(num_folds) if not finished(os.path.join(workdir, f'fold{k}'))]
+  left = [k for k in range(num_folds) if not finished(paths.join(workdir, f'fold{k}'))]
   if left:
     log(f'folds {", ".join(map(str, left))} not finished: the tables are written when '
         'every fold has')
     return None
   summary = summarize(workdir, num_folds, config, config_file=config_file,
                       overrides=overrides)
-  write(summary, workdir)
+  if paths.is_main_process():
+    write(summary, workdir)
   return summary
 
 
@@ -140,8 +144,8 @@ def summarize(workdir, num_folds, config, config_file=None, overrides=()):
   """The crossval.json content, from WORKDIR/fold{k}/results.json."""
   folds = []
   for k in range(num_folds):
-    with open(os.path.join(workdir, f'fold{k}', 'results.json'), encoding='utf-8') as f:
-      folds.append(json.load(f))
+    folds.append(json.loads((paths.resolve(workdir) / f'fold{k}' / 'results.json')
+                            .read_text(encoding='utf-8')))
   splits = {'source': {'title': 'source test fold', 'data_set': config.data.source,
                        'names': [f'source_fold{k}' for k in range(num_folds)]}}
   chosen = [s for s in config.data.target_eval_splits
@@ -232,11 +236,10 @@ def csv_rows(summary):
 
 
 def write(summary, workdir):
-  md, table, js = (os.path.join(workdir, f) for f in FILES)
-  with open(md, 'w', encoding='utf-8') as f:
-    f.write(markdown(summary))
-  with open(table, 'w', newline='', encoding='utf-8') as f:
-    csv.writer(f).writerows(csv_rows(summary))
-  with open(js, 'w', encoding='utf-8') as f:
-    json.dump(summary, f, indent=1)
+  md, table, js = (paths.join(workdir, f) for f in FILES)
+  paths.resolve(md).write_text(markdown(summary), encoding='utf-8')
+  rows = io.StringIO(newline='')
+  csv.writer(rows).writerows(csv_rows(summary))
+  paths.resolve(table).write_text(rows.getvalue(), encoding='utf-8')
+  paths.resolve(js).write_text(json.dumps(summary, indent=1), encoding='utf-8')
   return md, table, js

@@ -10,6 +10,8 @@ import json
 import math
 import os
 
+from au_jax import paths
+
 FILE = 'curves.png'
 _STAGE_ORDER = {'1': 0, '2': 1, 'source_only': 2}
 
@@ -22,7 +24,7 @@ def read_metrics(path):
   (`lr/...`) are not loss terms and are left out.
   """
   train, evals = {}, {}
-  with open(path, encoding='utf-8') as f:
+  with paths.resolve(path).open(encoding='utf-8') as f:
     for line in f:
       line = line.strip()
       if not line:
@@ -64,8 +66,8 @@ def plot(workdir, out=None):
   # that trains (colab/quickstart.ipynb) from showing its own plots afterwards.
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
 
-  source = os.path.join(workdir, 'metrics.jsonl')
-  if not os.path.isfile(source):
+  source = paths.join(workdir, 'metrics.jsonl')
+  if not paths.resolve(source).is_file():
     raise FileNotFoundError(f'{source} not found: is {workdir} a training workdir?')
   train, evals = read_metrics(source)
   panels = [('loss', s, k) for s in train for k in _terms(train[s])]
@@ -96,8 +98,9 @@ def plot(workdir, out=None):
     ax.axis('off')
   fig.suptitle(os.path.basename(os.path.normpath(workdir)), fontsize=10)
   fig.tight_layout()
-  out = out or os.path.join(workdir, FILE)
-  fig.savefig(out, dpi=90)
+  out = out or paths.join(workdir, FILE)
+  with paths.resolve(out).open('wb') as f:  # a local file or a URL
+    fig.savefig(f, dpi=90, format=os.path.splitext(out)[1][1:] or 'png')
   return out
 
 

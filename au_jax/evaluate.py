@@ -12,7 +12,6 @@ diagnostics of `au_jax.diagnostics` on request, and writes the per-image probabi
 
 import json
 import math
-import os
 
 import jax
 from jax.experimental import multihost_utils
@@ -21,6 +20,7 @@ import numpy as np
 from au_jax import config_lib
 from au_jax import inference
 from au_jax import metrics
+from au_jax import paths
 from au_jax import sharding
 from au_jax import target_statistics
 
@@ -144,7 +144,7 @@ def check_same_model(config, workdir):
 
   (Other architecture differences show up as shape mismatches in `inference.load`.)
   """
-  if not os.path.isfile(os.path.join(workdir, config_lib.SAVED_CONFIG)):
+  if not (paths.resolve(workdir) / config_lib.SAVED_CONFIG).is_file():
     return
   changed = config_lib.differences(config_lib.load_saved_config(workdir), config)
   for field in ('data.au_ids', 'data.crop_size'):
@@ -244,7 +244,7 @@ def _clean(v):
 
 
 def write_json(path, results, step, checkpoint):
-  with open(path, 'w', encoding='utf-8') as f:
+  with paths.resolve(path).open('w', encoding='utf-8') as f:
     json.dump({'step': step, 'checkpoint': checkpoint,
                'results': {n: {k: _clean(v) for k, v in r.items()}
                            for n, r in results.items()}}, f, indent=1)

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from au_jax import paths
 from au_jax.inference import InputError, Prediction
 
 METADATA = 'au_jax.json'
@@ -46,7 +47,8 @@ def saved_model(predictor, directory, *, path=None, platforms=None):
   from jax.experimental import jax2tf  # pylint: disable=g-import-not-at-top
   path = path or predictor.path
   size = predictor.crop_size
-  if os.path.exists(directory) and os.listdir(directory):
+  folder = paths.resolve(directory)  # a local folder or a URL (gs://...)
+  if folder.exists() and any(folder.iterdir()):
     raise InputError(f'{directory} exists and is not empty')
   converted = jax2tf.convert(
       predictor.apply(path), polymorphic_shapes=[None, f'(b, {size}, {size}, 3)'],
@@ -65,7 +67,7 @@ def saved_model(predictor, directory, *, path=None, platforms=None):
 
   module.serve = serve
   tf.saved_model.save(module, directory, signatures={'serving_default': serve})
-  with open(os.path.join(directory, METADATA), 'w', encoding='utf-8') as f:
+  with (folder / METADATA).open('w', encoding='utf-8') as f:
     json.dump(metadata(predictor, path, 'saved_model'), f, indent=1)
   return directory
 
@@ -95,9 +97,8 @@ def stablehlo(predictor, file, *, path=None, platforms=None):
   (batch,) = jax_export.symbolic_shape('b')
   spec = jax.ShapeDtypeStruct((batch, size, size, 3), jnp.uint8)
   exported = jax_export.export(fn, platforms=_platforms(platforms))(spec)
-  with open(file, 'wb') as f:
-    f.write(exported.serialize())
-  with open(file + '.json', 'w', encoding='utf-8') as f:
+  paths.resolve(file).write_bytes(exported.serialize())
+  with paths.resolve(os.fspath(file) + '.json').open('w', encoding='utf-8') as f:
     json.dump(metadata(predictor, path, 'stablehlo'), f, indent=1)
   return file
 
@@ -105,8 +106,7 @@ def stablehlo(predictor, file, *, path=None, platforms=None):
 def load_stablehlo(file):
   """A function uint8 images (B, S, S, 3) -> Prediction, from a `stablehlo` file."""
   from jax import export as jax_export  # pylint: disable=g-import-not-at-top
-  with open(file, 'rb') as f:
-    exported = jax_export.deserialize(bytearray(f.read()))
+  exported = jax_export.deserialize(bytearray(paths.resolve(file).read_bytes()))
 
   def predict(images):
     return Prediction(*exported.call(jnp.asarray(images, jnp.uint8)))

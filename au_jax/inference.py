@@ -31,6 +31,7 @@ import numpy as np
 from au_jax import checkpointing
 from au_jax import config_lib
 from au_jax import errors
+from au_jax import paths
 from au_jax import target_statistics
 from au_jax.geometry import landmarks as lm
 
@@ -220,35 +221,41 @@ class Predictor:
 def locate(path):
   """(stage-2 checkpoint folder, step or None) of a workdir, its checkpoints folder, the
   stage-2 folder or one step's folder."""
-  path = os.path.abspath(os.path.expanduser(path))
-  if not os.path.isdir(path):
+  # A local path or a URL (gs://...): folders are looked at through etils.epath.
+  path = os.fspath(path)
+  path = os.fspath(paths.resolve(paths.check(path, 'checkpoint') if paths.is_url(path)
+                                 else os.path.expanduser(path)))
+  if not _isdir(path):
     raise InputError(f'{path} is not a folder: give a training workdir or a checkpoint '
                      'folder')
-  for candidate in (os.path.join(path, 'checkpoints', 'stage2'),
-                    os.path.join(path, 'stage2')):
-    if os.path.isdir(candidate):
+  for candidate in (paths.join(path, 'checkpoints', 'stage2'), paths.join(path, 'stage2')):
+    if _isdir(candidate):
       return candidate, None
-  name = os.path.basename(path)
-  if name.isdigit() and os.path.isdir(os.path.join(path, 'state')):
-    return os.path.dirname(path), int(name)
+  name = os.path.basename(path.rstrip('/'))
+  if name.isdigit() and _isdir(paths.join(path, 'state')):
+    return os.path.dirname(path.rstrip('/')), int(name)
   if _steps(path):
     return path, None
-  if os.path.isdir(os.path.join(path, 'checkpoints', 'stage1')):
+  if _isdir(paths.join(path, 'checkpoints', 'stage1')):
     raise InputError(f'{path} has no stage-2 checkpoint yet (training stopped in stage 1)')
   raise InputError(f'{path}: no checkpoint found (expected WORKDIR/checkpoints/stage2/'
                    '<step>/state)')
 
 
+def _isdir(path):
+  return paths.resolve(path).is_dir()
+
+
 def _steps(folder):
-  return sorted(int(n) for n in os.listdir(folder)
-                if n.isdigit() and os.path.isdir(os.path.join(folder, n, 'state')))
+  return sorted(int(p.name) for p in paths.resolve(folder).iterdir()
+                if p.name.isdigit() and (p / 'state').is_dir())
 
 
 def find_config(stage_dir):
   """The config.json that training wrote next to its checkpoints."""
   folder = stage_dir
   for _ in range(3):  # stage2 -> checkpoints -> workdir
-    if os.path.isfile(os.path.join(folder, config_lib.SAVED_CONFIG)):
+    if paths.resolve(folder).joinpath(config_lib.SAVED_CONFIG).is_file():
       return config_lib.load_saved_config(folder)
     folder = os.path.dirname(folder)
   raise InputError(f'no {config_lib.SAVED_CONFIG} found above {stage_dir}: pass the training config '

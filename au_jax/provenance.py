@@ -17,6 +17,8 @@ import platform
 import subprocess
 import sys
 
+from au_jax import paths
+
 FILE = 'provenance.json'
 PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'tensorflow',
             'tensorflow-datasets', 'numpy')
@@ -98,7 +100,7 @@ def session():
 
 def record(workdir, config):
   """Writes (or, on resume, extends) WORKDIR/provenance.json; returns its content."""
-  path = os.path.join(workdir, FILE)
+  path = paths.resolve(workdir) / FILE
   out = load(workdir)
   if out:  # resumed: the run keeps its origin; this session is added
     out.setdefault('sessions', []).append(session())
@@ -109,20 +111,18 @@ def record(workdir, config):
            'config_file': said.get('config_file'), 'overrides': said.get('overrides'),
            'sessions': [session()]}
   _origin.clear()  # said for this training only
-  tmp = path + '.tmp'
-  with open(tmp, 'w', encoding='utf-8') as f:
-    json.dump(out, f, indent=1)
-  os.replace(tmp, path)
+  tmp = path.with_name(FILE + '.tmp')
+  tmp.write_text(json.dumps(out, indent=1), encoding='utf-8')
+  tmp.replace(path)
   return out
 
 
 def load(workdir):
   """The provenance of a workdir, or None for runs from before it was recorded."""
-  path = os.path.join(workdir, FILE)
-  if not os.path.isfile(path):
+  path = paths.resolve(workdir) / FILE
+  if not path.is_file():
     return None
-  with open(path, encoding='utf-8') as f:
-    return json.load(f)
+  return json.loads(path.read_text(encoding='utf-8'))
 
 
 def summary(prov):

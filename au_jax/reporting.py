@@ -1,8 +1,8 @@
 """What a user sees of a run: a progress line, TensorBoard summaries (CLU writer) and
 WORKDIR/metrics.jsonl (docs/method.md §8: one JSON object per logged step or evaluation)."""
 
+import contextlib
 import json
-import os
 import sys
 import time
 
@@ -11,6 +11,7 @@ import jax
 import numpy as np
 
 from au_jax import evaluate
+from au_jax import paths
 
 
 def _fmt_time(seconds):
@@ -21,17 +22,20 @@ def _fmt_time(seconds):
 
 
 class Reporter:
-  """Writes on process 0 only; the others stay quiet."""
+  """Writes on process 0 only; the others stay quiet. WORKDIR may be a URL (gs://...)."""
 
   def __init__(self, workdir, stream=None):
     self.workdir = workdir
     self.main = jax.process_index() == 0
     self.stream = stream or sys.stdout
-    os.makedirs(workdir, exist_ok=True)
+    folder = paths.resolve(workdir)
+    if self.main:
+      folder.mkdir(parents=True, exist_ok=True)
     self.writer = metric_writers.create_default_writer(
         workdir, just_logging=not self.main, asynchronous=False)
-    self.jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a', encoding='utf-8') \
-        if self.main else None
+    self._files = contextlib.ExitStack()  # epath's open() is a context manager
+    self.jsonl = self._files.enter_context(
+        (folder / 'metrics.jsonl').open('a', encoding='utf-8')) if self.main else None
     self._t0 = self._step0 = self._total = self._spe = self._batch = None
 
   def log(self, message):
@@ -85,15 +89,14 @@ class Reporter:
   def final(self, results, step):
     if not self.main:
       return
-    with open(os.path.join(self.workdir, 'results.json'), 'w', encoding='utf-8') as f:
+    with (paths.resolve(self.workdir) / 'results.json').open('w', encoding='utf-8') as f:
       json.dump({'step': step, 'results': results}, f, indent=1)
     self._record({'step': step, 'kind': 'final', 'results': results})
     self.log(evaluate.format_tables(results, step))
 
   def close(self):
     self.writer.flush()
-    if self.jsonl:
-      self.jsonl.close()
+    self._files.close()
 
 
 def math_ceil(a, b):

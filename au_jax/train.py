@@ -24,6 +24,7 @@ from au_jax import data as data_lib
 from au_jax import evaluate
 from au_jax import objective
 from au_jax import optim
+from au_jax import paths
 from au_jax import provenance
 from au_jax import reporting
 from au_jax import sharding
@@ -292,6 +293,9 @@ def train_and_evaluate(config, workdir, data=None):
   """
   config = config_lib.scale_to_devices(config_lib.prepare_config(config),
                                        jax.device_count())
+  paths.check(workdir, 'workdir')  # a URL nothing opens fails here, before any work
+  if config.data.data_dir:
+    paths.check(config.data.data_dir, 'config.data.data_dir')
   mesh = sharding.make_mesh()
   model = config_lib.create_model(config)
   if data is None:

@@ -9,7 +9,6 @@ builder class: `tfds.builder_from_directory` opens the folder.
 import collections
 import dataclasses
 import os
-import shutil
 
 from etils import epath
 import numpy as np
@@ -179,4 +178,6 @@ class AlignedFaces(tfds.core.GeneratorBasedBuilder):
     pass
 
   def remove_cache(self):
-    shutil.rmtree(self.cache_dir, ignore_errors=True)
+    cache = epath.Path(self.cache_dir)
+    if cache.exists():
+      cache.rmtree()

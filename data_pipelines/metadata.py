@@ -11,6 +11,7 @@ import json
 import os
 import re
 
+from etils import epath
 import numpy as np
 
 from data_pipelines.errors import DataError
@@ -28,16 +29,17 @@ def dataset_path(data_dir, name):
     path = name
   else:
     name = name.split('/', 1)[1] if name.startswith(BUILDER_NAME + '/') else name
-    parent = os.path.join(data_dir, BUILDER_NAME, name)
+    parent = os.path.join(os.fspath(data_dir), BUILDER_NAME, name)  # URLs too (gs://...)
+    folder = epath.Path(parent)
     versions = sorted(
         (tuple(int(p) for p in v.split('.')), v) for v in
-        (os.listdir(parent) if os.path.isdir(parent) else [])
+        ([p.name for p in folder.iterdir()] if folder.is_dir() else [])
         if re.fullmatch(r'\d+\.\d+\.\d+', v))
     if not versions:
       raise DataError(f'{parent}: no prepared data set; run `au-jax prepare --output '
                       f'{data_dir} --name {name} ...` first')
     path = os.path.join(parent, versions[-1][1])
-  if not os.path.isfile(os.path.join(path, 'dataset_info.json')):
+  if not (epath.Path(path) / 'dataset_info.json').is_file():
     raise DataError(f'{path}: not a prepared data set (no dataset_info.json)')
   return path
 
@@ -130,11 +132,10 @@ def load_metadata(data_dir, name=None):
   path of the version folder itself.
   """
   path = dataset_path(None, data_dir) if name is None else dataset_path(data_dir, name)
-  file = os.path.join(path, 'metadata.json')
-  if not os.path.isfile(file):
+  file = epath.Path(path) / 'metadata.json'
+  if not file.is_file():
     raise DataError(f'{path}: no metadata.json; prepare the data set with au-jax prepare')
-  with open(file, encoding='utf-8') as f:
-    raw = json.load(f)
+  raw = json.loads(file.read_text(encoding='utf-8'))
   return DatasetMetadata(
       au_ids=raw['au_ids'], aligned_size=raw['aligned_size'], splits=raw['splits'],
       counts=raw['counts'], train_split=raw.get('train_split'),

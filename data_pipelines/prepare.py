@@ -154,6 +154,7 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
     raise DataError(f'--name {name!r}: use lower case letters, digits, _ and -')
   if detector != 'hog' and not detect_landmarks:
     raise DataError(f'--detector {detector} is for --detect-landmarks')
+  _check_output(output)
   # HOG at upsample 1 and dlib's own threshold: a face missed here is a training image
   # lost. Only the largest face is used, so auto needs no CNN pass for group photos.
   detector_options = {'hog': {'upsample': 1, 'min_score': 0.0},
@@ -207,7 +208,7 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
       options=process.ProcessOptions(aligned_size, bool(detect_landmarks)), extra=extra,
       detect=detect, workers=workers, progress=progress, cache_key=cache_key)
   builder = builder_lib.AlignedFaces(data_dir=output, config=config)
-  if os.path.isfile(os.path.join(builder.data_path, 'dataset_info.json')) and not overwrite:
+  if (builder.data_path / 'dataset_info.json').is_file() and not overwrite:
     return os.fspath(builder.data_path), meta.load_metadata(
         os.fspath(builder.data_path)).raw, plan
   mode = (tfds.download.GenerateMode.FORCE_REDOWNLOAD if overwrite
@@ -226,6 +227,15 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
   builder.remove_cache()
   return os.fspath(builder.data_path), meta.load_metadata(
       os.fspath(builder.data_path)).raw, plan
+
+
+def _check_output(output):
+  """DataError, before any reading, for an --output URL nothing opens (au_jax.paths)."""
+  from au_jax import paths  # pylint: disable=g-import-not-at-top
+  try:
+    paths.check(output, '--output')
+  except paths.PathError as e:
+    raise DataError(str(e)) from None
 
 
 def summary(path, metadata, reused=False):
@@ -265,8 +275,9 @@ def run(args):
   path_existed = False
   try:
     from data_pipelines import metadata as meta  # pylint: disable=g-import-not-at-top
-    path_existed = os.path.isfile(os.path.join(
-        meta.dataset_path(args.output, args.name), 'dataset_info.json'))
+    from etils import epath  # pylint: disable=g-import-not-at-top
+    path_existed = (epath.Path(meta.dataset_path(args.output, args.name)) /
+                    'dataset_info.json').is_file()
   except DataError:
     pass
   path, metadata, _ = prepare(

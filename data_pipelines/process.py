@@ -8,10 +8,12 @@ runs process_chunk on every core.
 
 import dataclasses
 import hashlib
+import io
 import json
 import os
 
 import cv2
+from etils import epath
 import numpy as np
 
 from au_jax.geometry import landmarks as lm
@@ -194,9 +196,10 @@ class ChunkCache:
     return os.path.isfile(path)
 
   def load(self, path):
-    if not os.path.isfile(path):
+    path = epath.Path(path)  # a local file or a URL (gs://...)
+    if not path.is_file():
       return None
-    with np.load(path) as data:
+    with np.load(io.BytesIO(path.read_bytes())) as data:
       status = json.loads(data['status'].tobytes().decode())
       png, offsets, points = data['png'], data['offsets'], data['landmarks']
     out = []
@@ -205,13 +208,16 @@ class ChunkCache:
     return out
 
   def save(self, path, results):
-    os.makedirs(self.folder, exist_ok=True)
+    epath.Path(self.folder).mkdir(parents=True, exist_ok=True)
     status = [r if isinstance(r, str) else '' for r in results]
     blobs = [b'' if isinstance(r, str) else r[0] for r in results]
     points = np.stack([np.zeros((lm.NUM_LANDMARKS, 2), np.float32) if isinstance(r, str)
                        else r[1] for r in results])
     offsets = np.cumsum([0] + [len(b) for b in blobs])
-    tmp = path + '.tmp.npz'
-    np.savez(tmp, png=np.frombuffer(b''.join(blobs), np.uint8), offsets=offsets,
+    # Built in memory (a zip needs a seekable file; a bucket's object is not one).
+    data = io.BytesIO()
+    np.savez(data, png=np.frombuffer(b''.join(blobs), np.uint8), offsets=offsets,
              landmarks=points, status=np.frombuffer(json.dumps(status).encode(), np.uint8))
-    os.replace(tmp, path)  # Atomic: a chunk is either whole or absent.
+    tmp = epath.Path(path + '.tmp.npz')
+    tmp.write_bytes(data.getvalue())
+    tmp.replace(path)  # Atomic: a chunk is either whole or absent.

@@ -6,6 +6,7 @@ training runs at every epoch) and prints and writes its tables.
 
 import argparse
 import csv
+import io
 import json
 import os
 
@@ -61,15 +62,17 @@ def run(args):
   if jax.process_index() != 0:
     return 0
   print(evaluate.format_tables(results, step))
-  os.makedirs(out, exist_ok=True)
-  base = os.path.join(out, f'step_{step}')
-  evaluate.write_json(base + '.json', results, step, os.path.abspath(args.workdir))
-  with open(base + '.csv', 'w', newline='', encoding='utf-8') as f:
-    csv.writer(f).writerows(evaluate.csv_rows(results, step))
+  from au_jax import paths  # pylint: disable=g-import-not-at-top
+  paths.resolve(out).mkdir(parents=True, exist_ok=True)
+  base = paths.join(out, f'step_{step}')
+  evaluate.write_json(base + '.json', results, step, os.fspath(paths.resolve(args.workdir)))
+  table = io.StringIO(newline='')
+  csv.writer(table).writerows(evaluate.csv_rows(results, step))
+  paths.resolve(base + '.csv').write_text(table.getvalue(), encoding='utf-8')
   written = f'{base}.json, {base}.csv, {base}_predictions.npz'
   if report is not None:
     print('\n' + diagnostics.format_report(report))
-    with open(base + '_diagnostics.json', 'w', encoding='utf-8') as f:
+    with paths.resolve(base + '_diagnostics.json').open('w', encoding='utf-8') as f:
       json.dump(report, f, indent=1)
     written += f' and {base}_diagnostics.json'
   print(f'\nwrote {written}')

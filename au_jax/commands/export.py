@@ -37,7 +37,8 @@ def add_parser(subparsers):
 
 
 def run(args):
-  from au_jax import export, inference  # pylint: disable=g-import-not-at-top
+  from au_jax import export, inference, paths  # pylint: disable=g-import-not-at-top
+  paths.check(args.output, 'OUTPUT')  # a URL nothing opens fails before the model loads
   predictor = inference.load(args.checkpoint, step=args.step, path=args.path)
   path = args.path or predictor.path
   if args.format == 'saved_model':

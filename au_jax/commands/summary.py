@@ -3,7 +3,6 @@ for a training workdir also what the run was, its scores, and (--plot) its curve
 
 import argparse
 import json
-import os
 
 
 def add_parser(subparsers):
@@ -70,10 +69,10 @@ def _print_run(workdir):
     print('; '.join(f'{k} {v}' for k, v in provenance.summary(prov).items()))
   else:
     print(f'{workdir}: no provenance.json (trained before runs recorded it)')
-  results = os.path.join(workdir, 'results.json')
-  if os.path.isfile(results):
-    with open(results, encoding='utf-8') as f:
-      saved = json.load(f)
+  from au_jax import paths  # pylint: disable=g-import-not-at-top
+  results = paths.resolve(workdir) / 'results.json'  # a local folder or a URL
+  if results.is_file():
+    saved = json.loads(results.read_text(encoding='utf-8'))
     print(f'final (checkpoint step {saved["step"]}): ' + ', '.join(
         f'{name} F1 {100 * r["f1_mean"]:.1f}' for name, r in saved['results'].items()))
   else:
