@@ -279,11 +279,11 @@ def _diagnostics_of(report):
   return {split: r['paths'] for split, r in report['splits'].items()}
 
 
-def load_runs(paths):
+def load_runs(workdirs):
   """Runs of training workdirs; a cross-validation workdir (`au-jax crossval`) gives
   its folds, which share its row."""
   runs = []
-  for path in paths:
+  for path in workdirs:
     path = paths.check(path, 'workdir').rstrip('/') if paths.is_url(path) else \
         os.path.normpath(path)
     folds = fold_dirs(path)

@@ -12,6 +12,7 @@ diagnostics of `au_jax.diagnostics` on request, and writes the per-image probabi
 
 import json
 import math
+import os
 
 import jax
 from jax.experimental import multihost_utils
