@@ -267,12 +267,12 @@ def load_run(workdir, label=None):
   diag_file = paths.join(workdir, 'evaluate', f'step_{step}_diagnostics.json')
   diagnostics = (_diagnostics_of(_read_json(diag_file))
                  if _isfile(diag_file) else None)
-  kept = os.path.join(workdir, 'evaluate', f'step_{step}_predictions.npz')
+  kept = paths.join(workdir, 'evaluate', f'step_{step}_predictions.npz')
   return Run(name='', results=saved['results'], seed=config.get('seed'),
              fold=_fold_of(config), workdir=workdir, label=label or workdir,
              diagnostics=diagnostics, config=config,
              provenance=provenance.load(workdir),
-             predictions=kept if os.path.isfile(kept) else None)
+             predictions=kept if _isfile(kept) else None)
 
 
 def _diagnostics_of(report):
@@ -452,9 +452,9 @@ def differences_markdown(runs):
 
 def _per_image(run, split):
   """(probs, labels, masks) of `split` from the run's predictions file, or None."""
-  if not run.predictions or not os.path.isfile(run.predictions):
+  if not run.predictions or not _isfile(run.predictions):
     return None
-  with np.load(run.predictions) as f:
+  with paths.resolve(run.predictions).open('rb') as file, np.load(file) as f:
     keys = [f'{split}/{k}' for k in ('probs', 'labels', 'masks')]
     return tuple(f[k] for k in keys) if all(k in f.files for k in keys) else None
 

@@ -12,7 +12,6 @@ diagnostics of `au_jax.diagnostics` on request, and writes the per-image probabi
 
 import json
 import math
-import os
 
 import jax
 from jax.experimental import multihost_utils
@@ -91,7 +90,7 @@ def evaluate_with_predictions(model, variables, data, config, mesh, names=None):
 
 def predictions_file(folder, step):
   """Where `au-jax evaluate` keeps the per-image probabilities of checkpoint `step`."""
-  return os.path.join(folder, f'step_{step}_predictions.npz')
+  return paths.join(folder, f'step_{step}_predictions.npz')
 
 
 def write_predictions(path, predictions, step, au_ids):
@@ -101,12 +100,12 @@ def write_predictions(path, predictions, step, au_ids):
   arrays = {'step': np.asarray(-1 if step is None else step), 'au_ids': np.asarray(au_ids)}
   for split, p in predictions.items():
     arrays.update({f'{split}/{k}': np.asarray(v) for k, v in p.items()})
-  folder = os.path.dirname(path)
-  if folder:
-    os.makedirs(folder, exist_ok=True)
-  tmp = path + '.tmp.npz'
-  np.savez_compressed(tmp, **arrays)
-  os.replace(tmp, path)
+  target = paths.resolve(path)  # a local path or a URL (gs://...)
+  target.parent.mkdir(parents=True, exist_ok=True)
+  tmp = paths.resolve(path + '.tmp')
+  with tmp.open('wb') as f:
+    np.savez_compressed(f, **arrays)
+  tmp.replace(target)
   return path
 
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from au_jax import checkpointing
 from au_jax import config_lib
+from au_jax import data
 from au_jax import errors
 from au_jax import paths
 from au_jax import target_statistics
@@ -62,9 +63,7 @@ def _check_path(path):
 def preprocess(images, crop_size):
   """uint8 RGB -> [-1, 1] as training does ((x/255 - 0.5)/0.5); floats are taken as
   already normalised. Larger squares (the aligned size) are centre-cropped, as in eval."""
-  if images.dtype == jnp.uint8:
-    images = (images.astype(jnp.float32) / 255.0 - 0.5) / 0.5
-  images = images.astype(jnp.float32)
+  images = data.normalise_images(images).astype(jnp.float32)
   offset = (images.shape[1] - crop_size) // 2
   if offset > 0:
     images = images[:, offset:offset + crop_size, offset:offset + crop_size]
