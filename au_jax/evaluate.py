@@ -10,6 +10,7 @@ diagnostics of `au_jax.diagnostics` on request, and writes the per-image probabi
 (`write_predictions`, an .npz) that `au-jax compare` bootstraps its intervals from.
 """
 
+import io
 import json
 import math
 
@@ -102,9 +103,10 @@ def write_predictions(path, predictions, step, au_ids):
     arrays.update({f'{split}/{k}': np.asarray(v) for k, v in p.items()})
   target = paths.resolve(path)  # a local path or a URL (gs://...)
   target.parent.mkdir(parents=True, exist_ok=True)
+  buffer = io.BytesIO()  # zipfile reads back what it wrote: gs:// files cannot
+  np.savez_compressed(buffer, **arrays)
   tmp = paths.resolve(path + '.tmp')
-  with tmp.open('wb') as f:
-    np.savez_compressed(f, **arrays)
+  tmp.write_bytes(buffer.getvalue())
   tmp.replace(target)
   return path
 
@@ -112,7 +114,7 @@ def write_predictions(path, predictions, step, au_ids):
 def read_predictions(path):
   """{'step', 'au_ids', 'splits': {split: {'probs', 'labels', 'masks'}}} of a file
   that `write_predictions` wrote."""
-  with np.load(path) as f:
+  with np.load(io.BytesIO(paths.resolve(path).read_bytes())) as f:
     out = {'step': int(f['step']), 'au_ids': f['au_ids'].tolist(), 'splits': {}}
     for key in f.files:
       if '/' in key:

@@ -5,7 +5,10 @@ losses), learning rates scaled from the paper's batch of 8 by the square-root ru
 Adam (docs/training.md, "Batch size and learning rates on many devices"). On a v4-32 slice (16
 chips) the global batch is 256 and the rates are 5.7× the paper's.
 
-  au-jax train --config configs/tpu_pod.py --workdir gs://bucket/runs/pod --distributed
+  au-jax train --config configs/tpu_pod.py --workdir gs://bucket/runs/pod --distributed \
+      --config.data.data_dir=gs://bucket/data
+
+(on every host of the slice; docs/training.md, "Running on a pod", has the bucket layout.)
 """
 
 from configs import bp4d_emotionet
