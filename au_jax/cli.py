@@ -41,6 +41,7 @@ def quiet_libraries():
   os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
   logging.getLogger('absl').setLevel(logging.ERROR)
   logging.getLogger('jax').setLevel(logging.ERROR)
+  logging.getLogger('apache_beam').setLevel(logging.ERROR)  # prepare --beam's worker lines
 
 
 def build_parser():

@@ -12,6 +12,8 @@
    checkout at its default workers, and `--baseline DIR` (a checkout of the code to
    compare with, e.g. `git archive COMMIT data_pipelines au_jax | tar -x -C DIR`) at
    its own default, alternately.
+3. `--beam`: the same two samples through `prepare --beam` on Beam's DirectRunner in
+   multi-processing mode with 2 workers (needs apache-beam: pip install -e ".[beam]").
 Each run is one `prepare.prepare` call in a fresh process, after an untimed 2-image one
 that loads TensorFlow and the models; starting the workers is timed. From the rates it estimates wall times for BP4D, DISFA and 200k
 EmotioNet images (docs/data_formats.md).
@@ -57,11 +59,16 @@ def write_faces(folder, count, height, width, real_faces):
   return fakes.write_csv(os.path.join(folder, 'manifest.csv'), header, rows)
 
 
-def run_once(manifest, workers, detect):
+BEAM_OPTIONS = 'direct_num_workers=2,direct_running_mode=multi_processing'
+
+
+def run_once(manifest, workers, detect, beam=False):
   """One prepare in this process; prints {seconds, examples, skipped} as JSON."""
   from data_pipelines import prepare  # pylint: disable=g-import-not-at-top
   with tempfile.TemporaryDirectory() as tmp:
     kwargs = dict(detect_landmarks=True, detector='hog') if detect else {}
+    if beam:
+      kwargs['beam_options'] = BEAM_OPTIONS
     # Untimed: a 2-image prepare loads TensorFlow (on first use) and the models.
     with open(manifest) as f:
       lines = f.readlines()[:3]
@@ -89,10 +96,11 @@ def _cpu_seconds():
   return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def measure(code, manifest, workers, detect, images):
+def measure(code, manifest, workers, detect, images, beam=False):
   env = dict(os.environ, PYTHONPATH=code, TF_CPP_MIN_LOG_LEVEL='2')
   command = [sys.executable, os.path.abspath(__file__), '--one', manifest,
-             '--workers', str(workers)] + (['--detect'] if detect else [])
+             '--workers', str(workers)] + (['--detect'] if detect else []) + (
+                 ['--beam-one'] if beam else [])
   out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
   result = json.loads(out.stdout.strip().splitlines()[-1])
   result.update(workers=workers, images=images,
@@ -188,6 +196,16 @@ def estimate(out):
           'EmotioNet 200k (--detect-landmarks)': hours(SIZES['EmotioNet 200k'], 'detect',
                                                        cores)}
       for cores in (2, 32)}
+  beam_runs = {kind: out[key].get('beam_direct_2') for kind, key in (
+      ('plain', 'no_detection_1392x1040'), ('detect', 'detect_landmarks_640x480'))}
+  if all(beam_runs.values()):  # Beam: its own CPU per image, over 10 hosts x 32 cores
+    per_image.update({f'beam_{k}': cpu_per_image(v) for k, v in beam_runs.items()})
+    out['cpu_seconds_per_image'] = {k: round(v, 4) for k, v in per_image.items()}
+    out['estimated_hours']['Beam, 10 x 32 cores'] = {
+        'BP4D': hours(SIZES['BP4D'], 'beam_plain', 320),
+        'DISFA': hours(SIZES['DISFA'], 'beam_plain', 320),
+        'EmotioNet 200k (--detect-landmarks)': hours(SIZES['EmotioNet 200k'],
+                                                     'beam_detect', 320)}
   out['estimate_note'] = ('hours = images x CPU seconds per image at 2 workers / cores; '
                           'DISFA uses the BP4D-size rate (its 1024x768 video frames are '
                           'decoded in full); EmotioNet the 640x480 detection rate')
@@ -209,9 +227,12 @@ def main(argv=None):
   parser.add_argument('--one', help=argparse.SUPPRESS)
   parser.add_argument('--workers', type=int, default=1, help=argparse.SUPPRESS)
   parser.add_argument('--detect', action='store_true', help=argparse.SUPPRESS)
+  parser.add_argument('--beam-one', action='store_true', help=argparse.SUPPRESS)
+  parser.add_argument('--beam', action='store_true',
+                      help="also time prepare --beam (Beam's DirectRunner, 2 processes)")
   args = parser.parse_args(argv)
   if args.one:
-    return run_once(args.one, args.workers, args.detect)
+    return run_once(args.one, args.workers, args.detect, args.beam_one)
   if args.estimate:
     with open(args.estimate) as f:
       out = json.load(f)
@@ -241,24 +262,35 @@ def main(argv=None):
   with tempfile.TemporaryDirectory() as tmp:
     print(f'detect-landmarks, {args.detect_images} images of 640x480', flush=True)
     manifest = write_faces(os.path.join(tmp, 'faces'), args.detect_images, 480, 640, True)
-    runs = {1: [], 2: []}
+    runs = {1: [], 2: [], 'beam': []}
     for _ in range(args.rounds):
       for workers in (1, 2):
         runs[workers].append(measure(REPO, manifest, workers, True, args.detect_images))
+      if args.beam:
+        runs['beam'].append(measure(REPO, manifest, 1, True, args.detect_images, True))
     out['detect_landmarks_640x480'] = {
         'workers_1': runs[1], 'workers_2': runs[2],
         'speedup_best': round(best(runs[2]) / best(runs[1]), 2)}
+    if args.beam:
+      out['detect_landmarks_640x480'].update(
+          beam_direct_2=runs['beam'],
+          beam_against_workers_2=round(best(runs['beam']) / best(runs[2]), 2))
 
     print(f'no detection, {args.plain_images} images of 1392x1040', flush=True)
     manifest = write_faces(os.path.join(tmp, 'bp4d'), args.plain_images, 1040, 1392,
                            False)
-    runs = {'new': [], 'baseline': []}
+    runs = {'new': [], 'baseline': [], 'beam': []}
     for _ in range(args.rounds):
       runs['new'].append(measure(REPO, manifest, cores, False, args.plain_images))
       if args.baseline:  # Its default: min(4, cores) alignment threads.
         runs['baseline'].append(measure(args.baseline, manifest, min(4, cores), False,
                                         args.plain_images))
+      if args.beam:
+        runs['beam'].append(measure(REPO, manifest, 1, False, args.plain_images, True))
     plain = {'new': runs['new']}
+    if args.beam:
+      plain.update(beam_direct_2=runs['beam'],
+                   beam_against_new=round(best(runs['beam']) / best(runs['new']), 2))
     if args.baseline:
       plain.update(baseline=runs['baseline'],
                    speedup_best=round(best(runs['new']) / best(runs['baseline']), 2))

@@ -8,6 +8,7 @@ builder class: `tfds.builder_from_directory` opens the folder.
 
 import collections
 import dataclasses
+import functools
 import os
 
 from etils import epath
@@ -36,6 +37,25 @@ class AlignedFacesConfig(tfds.core.BuilderConfig):
   workers: int = 1
   progress: bool = True
   cache_key: dict = dataclasses.field(default_factory=dict, repr=False)
+  beam: bool = False  # a Beam pipeline (data_pipelines/beam.py) instead of local workers
+
+
+def labels_of(labels, au_ids):
+  """(values, mask) int32 vectors over `au_ids` of a record's {au: 0/1} labels."""
+  values = np.array([labels.get(a, 0) for a in au_ids], np.int32)
+  mask = np.array([a in labels for a in au_ids], np.int32)
+  return values, mask
+
+
+def example_of(record, result, au_ids):
+  """(key, example, au, au_mask, pseudo, pseudo_mask) of a kept record's (png, points)."""
+  png, points = result
+  au, au_mask = labels_of(record.labels, au_ids)
+  pseudo, pseudo_mask = labels_of(record.pseudo, au_ids)
+  example = {'image': png, 'landmarks': points, 'au': au, 'au_mask': au_mask,
+             'pseudo_au': pseudo, 'pseudo_mask': pseudo_mask, 'subject': record.subject,
+             'domain': record.domain, 'source': record.source}
+  return record.key, example, au, au_mask, pseudo, pseudo_mask
 
 
 class AlignedFaces(tfds.core.GeneratorBasedBuilder):
@@ -90,18 +110,37 @@ class AlignedFaces(tfds.core.GeneratorBasedBuilder):
     if self.builder_config.plan is None:
       raise DataError('the aligned_faces builder is made by `au-jax prepare`')
     self._counts = {}
+    config = self.builder_config
+    if config.beam:
+      from data_pipelines import beam  # pylint: disable=g-import-not-at-top
+      au_ids = tuple(config.plan.au_ids)
+      return {split: beam.generate_examples(
+          split, records, config.options, config.detect, self.cache_dir, config.cache_key,
+          functools.partial(example_of, au_ids=au_ids))
+              for split, records in config.plan.splits.items()}
     return {split: self._generate_examples(split, records)
-            for split, records in self.builder_config.plan.splits.items()}
+            for split, records in config.plan.splits.items()}
+
+  def _process_pipeline_result(self, pipeline_result):
+    """After a Beam run: the counts from its counters, then metadata.json's content."""
+    from data_pipelines import beam  # pylint: disable=g-import-not-at-top
+    config = self.builder_config
+    counts = beam.counts_from_result(pipeline_result, list(config.plan.splits),
+                                     len(config.plan.au_ids))
+    for split, count in counts.items():
+      _check_not_empty(split, count)
+    self._counts = counts
+    self._write_metadata()
+
+  def _write_metadata(self):
+    config = self.builder_config
+    self.info.metadata.update(meta.build(
+        config.plan.au_ids, config.options.aligned_size, self._counts,
+        {'folds_subjects': config.plan.folds, **config.extra}))
 
   @property
   def cache_dir(self):
     return os.path.join(os.path.dirname(self.data_path), CACHE_DIR)
-
-  def _labels(self, labels):
-    au_ids = self.builder_config.plan.au_ids
-    values = np.array([labels.get(a, 0) for a in au_ids], np.int32)
-    mask = np.array([a in labels for a in au_ids], np.int32)
-    return values, mask
 
   def _generate_examples(self, split, records):
     config = self.builder_config
@@ -117,17 +156,12 @@ class AlignedFaces(tfds.core.GeneratorBasedBuilder):
     chunks = [(chunk, cache.path(split, chunk)) for chunk in process.chunks(records)]
     yield from self._examples(self.runner.run(chunks, cache), count, bar)
     bar.close()
-    if not count['examples']:
-      skipped = ', '.join(f'{r}: {n}' for r, n in sorted(count['skipped'].items()))
-      raise DataError(f'split {split!r} is empty: all {len(records)} record(s) were '
-                      f'skipped ({skipped})')
-    self._counts[split] = {
-        k: (v.tolist() if isinstance(v, np.ndarray) else dict(v) if isinstance(
-            v, collections.Counter) else v) for k, v in count.items()}
+    count = {k: (v.tolist() if isinstance(v, np.ndarray) else dict(v) if isinstance(
+        v, collections.Counter) else v) for k, v in count.items()}
+    _check_not_empty(split, count)
+    self._counts[split] = count
     if len(self._counts) == len(config.plan.splits):
-      self.info.metadata.update(meta.build(
-          config.plan.au_ids, config.options.aligned_size, self._counts,
-          {'folds_subjects': config.plan.folds, **config.extra}))
+      self._write_metadata()
 
   def _examples(self, chunk_results, count, bar):
     """The examples of processed chunks; counts kept records and skips by reason."""
@@ -136,18 +170,14 @@ class AlignedFaces(tfds.core.GeneratorBasedBuilder):
         if isinstance(result, str):
           count['skipped'][result] += 1
           continue
-        png, points = result
-        au, au_mask = self._labels(record.labels)
-        pseudo, pseudo_mask = self._labels(record.pseudo)
+        key, example, au, au_mask, pseudo, pseudo_mask = example_of(
+            record, result, self.builder_config.plan.au_ids)
         count['examples'] += 1
         count['positives'] += au * au_mask
         count['labelled'] += au_mask
         count['pseudo_positives'] += pseudo * pseudo_mask
         count['pseudo_labelled'] += pseudo_mask
-        yield record.key, {
-            'image': png, 'landmarks': points, 'au': au, 'au_mask': au_mask,
-            'pseudo_au': pseudo, 'pseudo_mask': pseudo_mask, 'subject': record.subject,
-            'domain': record.domain, 'source': record.source}
+        yield key, example
       bar.update(len(chunk))
 
   @property
@@ -181,3 +211,10 @@ class AlignedFaces(tfds.core.GeneratorBasedBuilder):
     cache = epath.Path(self.cache_dir)
     if cache.exists():
       cache.rmtree()
+
+
+def _check_not_empty(split, count):
+  if not count['examples']:
+    skipped = ', '.join(f'{r}: {n}' for r, n in sorted(count['skipped'].items()))
+    raise DataError(f'split {split!r} is empty: all {count["read"]} record(s) were '
+                    f'skipped ({skipped})')

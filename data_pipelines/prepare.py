@@ -116,6 +116,14 @@ def add_arguments(parser):
   parser.add_argument('--workers', type=_positive, default=None,
                       help='processes that decode, detect and align images, each with '
                            'its own detector (default: the cores available)')
+  parser.add_argument('--beam', action='store_true',
+                      help='run as an Apache Beam pipeline through TFDS (needs '
+                           'pip install -e ".[beam]"); on many machines with '
+                           '--beam-options runner=DataflowRunner,...')
+  parser.add_argument('--beam-options', metavar='K=V,...', default='',
+                      help='Beam pipeline options, comma separated, e.g. '
+                           'direct_num_workers=2,direct_running_mode=multi_processing '
+                           '(default: the DirectRunner in this process)')
   parser.add_argument('--overwrite', action='store_true',
                       help='prepare again even if NAME already exists')
   parser.add_argument('--quiet', action='store_true', help='no progress bars')
@@ -141,12 +149,14 @@ def _quiet_tensorflow():
 def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
             subject_folds=False, domain=None, detect_landmarks=False, pseudo_labels=None,
             image_root=None, frame_step=1, max_train=None, seed=0, workers=1,
-            overwrite=False, progress=True, detect=None, detector='hog'):
+            overwrite=False, progress=True, detect=None, detector='hog', beam_options=None):
   """Prepares a data set; returns (dataset folder, metadata dict, plan).
 
   `detector` names the face detector of detect_landmarks (hog, cnn, blazeface, auto);
   `detect` replaces it (tests; with workers > 1 it must be picklable). `workers`
-  processes decode, detect and align; raises DataError for bad input.
+  processes decode, detect and align; `beam_options` (a 'key=value,...' string, ''
+  for Beam's defaults) runs a Beam pipeline instead (data_pipelines/beam.py). Raises
+  DataError for bad input.
   """
   from data_pipelines import plan as plan_lib  # pylint: disable=g-import-not-at-top
   from data_pipelines.readers import get_reader, pseudo  # pylint: disable=g-import-not-at-top
@@ -155,6 +165,9 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
   if detector != 'hog' and not detect_landmarks:
     raise DataError(f'--detector {detector} is for --detect-landmarks')
   _check_output(output)
+  if beam_options is not None:
+    from data_pipelines import beam  # pylint: disable=g-import-not-at-top
+    beam_options = beam.pipeline_options(beam_options)  # A missing extra stops here.
   # HOG at upsample 1 and dlib's own threshold: a face missed here is a training image
   # lost. Only the largest face is used, so auto needs no CNN pass for group photos.
   detector_options = {'hog': {'upsample': 1, 'min_score': 0.0},
@@ -167,7 +180,7 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
       detect = spec.build()  # Here, so a missing model stops before the input is read.
     except faces.GeometryError as e:
       raise DataError(f'--detector: {e}') from None
-    if workers > 1:
+    if workers > 1 or beam_options is not None:
       detect = spec  # Each worker process builds its own.
   options = ReadOptions(image_root=image_root, frame_step=frame_step, max_train=max_train,
                         seed=seed, need_landmarks=not detect_landmarks, aus=aus)
@@ -206,14 +219,16 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
   config = builder_lib.AlignedFacesConfig(
       name=name, description=f'{fmt} data set prepared by au-jax prepare', plan=plan,
       options=process.ProcessOptions(aligned_size, bool(detect_landmarks)), extra=extra,
-      detect=detect, workers=workers, progress=progress, cache_key=cache_key)
+      detect=detect, workers=workers, progress=progress, cache_key=cache_key,
+      beam=beam_options is not None)
   builder = builder_lib.AlignedFaces(data_dir=output, config=config)
   if (builder.data_path / 'dataset_info.json').is_file() and not overwrite:
     return os.fspath(builder.data_path), meta.load_metadata(
         os.fspath(builder.data_path)).raw, plan
   mode = (tfds.download.GenerateMode.FORCE_REDOWNLOAD if overwrite
           else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
-  download_config = tfds.download.DownloadConfig(download_mode=mode)
+  download_config = tfds.download.DownloadConfig(download_mode=mode,
+                                                 beam_options=beam_options)
   finished = False
   try:
     builder.download_and_prepare(
@@ -289,7 +304,7 @@ def run(args):
       image_root=args.image_root, frame_step=args.frame_step, max_train=args.max_train,
       seed=args.seed, overwrite=args.overwrite,
       workers=args.workers or parallel.available_cores(),
-      progress=not args.quiet)
+      progress=not args.quiet, beam_options=args.beam_options if args.beam else None)
   print(summary(path, metadata, reused=path_existed and not args.overwrite))
   return 0
 

@@ -37,6 +37,7 @@ OPTIONAL = {
     'onnxruntime': 'pip install onnxruntime',
     'openvino': 'pip install openvino',
     'jax2onnx': 'pip install --no-deps jax2onnx onnx onnx-ir',
+    'apache_beam': 'pip install -e ".[beam]"',
 }
 
 

@@ -202,3 +202,14 @@ def test_onnx_benchmark_agrees_with_jax(tmp_path):
     difference = record['max_abs_difference_to_jax'][runtime]
     assert difference['au_probs'] < 1e-3 and difference['landmarks'] < 1e-2, difference
     assert np.all(np.array(record['images_per_s'][runtime]) > 0)
+
+
+def test_prepare_beam_without_apache_beam_is_one_line(monkeypatch, capsys, tmp_path):
+  from data_pipelines import fakes  # pylint: disable=g-import-not-at-top
+  manifest = fakes.write_manifest(str(tmp_path / 'lab'), n=4, seed=0)
+  _block(monkeypatch, 'apache_beam')
+  assert cli.main(['prepare', '--format', 'manifest', '--input', manifest, '--output',
+                   str(tmp_path / 'out'), '--name', 'lab', '--beam', '--quiet']) == 2
+  err = _one_line_error(capsys, 'au-jax prepare: error:')
+  assert 'apache_beam' in err and 'pip install -e ".[beam]"' in err
+  assert not (tmp_path / 'out').exists()  # stopped before reading or writing
