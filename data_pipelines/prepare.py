@@ -205,7 +205,8 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
   from data_pipelines import metadata as meta  # pylint: disable=g-import-not-at-top
   from data_pipelines import process  # pylint: disable=g-import-not-at-top
   tfds.disable_progress_bar()  # Ours (tqdm per split) is enough.
-  extra = {'format': fmt, 'inputs': [os.path.abspath(i) for i in inputs],
+  from au_jax import paths  # pylint: disable=g-import-not-at-top
+  extra = {'format': fmt, 'inputs': [os.fspath(paths.resolve(i)) for i in inputs],
            'name': name, 'detect_landmarks': bool(detect_landmarks),
            **({'detector': detector} if detect_landmarks else {}),
            'pseudo_labels_matched': matched, **source.extra}

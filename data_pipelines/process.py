@@ -16,6 +16,7 @@ import cv2
 from etils import epath
 import numpy as np
 
+from au_jax import paths
 from au_jax.geometry import landmarks as lm
 from au_jax.geometry import align
 from data_pipelines.errors import SkipRecord
@@ -128,6 +129,8 @@ def process_chunk(records, options, detect=None, loader=None):
 def path_identity(path):
   """What identifies an input path in the chunk-cache key: its size and modification
   time for a file; for a folder, those of the entries directly inside it."""
+  if paths.is_url(path):  # gs://...: its name (a bucket's objects are not stat-ed here)
+    return [path, None]
   path = os.path.abspath(path)
   try:
     if not os.path.isdir(path):

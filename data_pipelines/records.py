@@ -6,8 +6,10 @@ import os
 import re
 
 import cv2
+from etils import epath
 import numpy as np
 
+from au_jax import paths
 from data_pipelines.errors import DataError, SkipRecord
 
 LANDMARK_COUNTS = (68, 66, 49)
@@ -105,8 +107,12 @@ def index_frames(folder):
 
 
 def resolve(path, base):
-  """`path` if absolute, else relative to `base`."""
-  return path if os.path.isabs(path) else os.path.normpath(os.path.join(base, path))
+  """`path` if absolute or a URL (gs://...), else relative to `base` (a folder or URL)."""
+  if os.path.isabs(path) or paths.is_url(path):
+    return path
+  if paths.is_url(base):
+    return paths.join(base, path)
+  return os.path.normpath(os.path.join(base, path))
 
 
 class ImageLoader:
@@ -164,10 +170,13 @@ def load_image_file(path, reduce=1):
   times faster than the full decode); pixel i then covers the full image's pixels
   reduce * i .. reduce * i + reduce - 1.
   """
-  if not os.path.isfile(path):
+  # A URL (gs://..., Beam workers reading a bucket) is read through etils.epath.
+  file = epath.Path(path) if paths.is_url(path) else None
+  if not (file.is_file() if file else os.path.isfile(path)):
     raise SkipRecord('missing image', path)
   try:
-    data = np.fromfile(path, dtype=np.uint8)
+    data = (np.frombuffer(file.read_bytes(), np.uint8) if file
+            else np.fromfile(path, dtype=np.uint8))
   except OSError as e:
     raise SkipRecord('unreadable image', f'{path} ({e})') from None
   image = cv2.imdecode(data, _REDUCED[reduce]) if data.size else None

@@ -6,6 +6,7 @@ Every command runs in an empty working directory, which must stay empty: a gs://
 taken for a local one would land there (as <cwd>/gs:/bucket/...).
 """
 
+import json
 import os
 import re
 import signal
@@ -213,4 +214,42 @@ def test_prepare_train_kill_resume_evaluate_predict_export_in_a_bucket(
   prediction = export.load_stablehlo(f'gs://{BUCKET}/export/model.stablehlo')(faces)
   assert np.asarray(prediction.au_probs).shape == (2, 3)
 
+  assert not list(cwd.iterdir())
+
+
+@pytest.mark.slow  # a cold start of au-jax
+def test_prepare_reads_a_manifest_and_its_images_from_the_bucket(emulator, tmp_path):
+  """What Beam workers on Dataflow do: the manifest and its images in the bucket (image
+  paths relative to the manifest), the data set written there, the same records as from
+  the local copy."""
+  lab = fakes.write_manifest(str(tmp_path / 'lab'), n=8, seed=0)
+  cwd = _empty_cwd(tmp_path)
+  script = ('import os, sys, tensorflow as tf\n'
+            'src, dst = sys.argv[1:]\n'
+            'for d, _, names in os.walk(src):\n'
+            '  for n in names:\n'
+            '    p = os.path.join(d, n)\n'
+            '    tf.io.gfile.makedirs(os.path.dirname(dst + p[len(src):]))\n'
+            '    tf.io.gfile.copy(p, dst + p[len(src):], overwrite=True)\n')
+  subprocess.run([sys.executable, '-c', script, str(tmp_path / 'lab'),
+                  f'gs://{BUCKET}/raw/lab'], env=_env(emulator), cwd=cwd, check=True,
+                 timeout=300)
+  _au_jax(emulator, cwd, 'prepare', '--format', 'manifest', '--input',
+          f'gs://{BUCKET}/raw/lab/manifest.csv', '--output', f'gs://{BUCKET}/from_bucket',
+          '--name', 'lab', '--aligned-size', 36, '--workers', 1, '--quiet')
+  _au_jax(emulator, cwd, 'prepare', '--format', 'manifest', '--input', lab, '--output',
+          str(tmp_path / 'local'), '--name', 'lab', '--aligned-size', 36, '--workers', 1,
+          '--quiet')
+  objects = emulator.objects(BUCKET)
+  version = 'from_bucket/aligned_faces/lab/1.0.0'
+  bucket_records = sorted(o for o in objects if o.startswith(version) and '.tfrecord' in o)
+  local_folder = tmp_path / 'local' / 'aligned_faces' / 'lab' / '1.0.0'
+  local_records = sorted(p.name for p in local_folder.iterdir() if '.tfrecord' in p.name)
+  assert [o.rsplit('/', 1)[1] for o in bucket_records] == local_records
+  metadata = json.loads(subprocess.run(
+      [sys.executable, '-c', 'import sys, tensorflow as tf; '
+       'print(tf.io.gfile.GFile(sys.argv[1]).read())', f'gs://{BUCKET}/{version}/metadata.json'],
+      env=_env(emulator), cwd=cwd, capture_output=True, text=True, check=True).stdout)
+  local = json.loads((local_folder / 'metadata.json').read_text())
+  assert metadata['counts'] == local['counts'] and metadata['counts']
   assert not list(cwd.iterdir())

@@ -8,9 +8,11 @@ Other columns are ignored.
 """
 
 import csv
+import io
 import os
 import re
 
+from au_jax import paths
 from data_pipelines import records as rec
 from data_pipelines.errors import DataError
 from data_pipelines.readers import Source
@@ -60,11 +62,11 @@ def read(inputs, options):
   if len(inputs) != 1:
     raise DataError('--format manifest takes one --input CSV file')
   path = inputs[0]
-  if not os.path.isfile(path):
+  file = paths.resolve(path)  # a local file or a URL (gs://...)
+  if not file.is_file():
     raise DataError(f'{path}: manifest CSV not found')
-  base = os.path.dirname(os.path.abspath(path))
-  with open(path, newline='', encoding='utf-8-sig') as f:
-    rows = list(csv.reader(f))
+  base = os.fspath(file.parent)
+  rows = list(csv.reader(io.StringIO(file.read_text(encoding='utf-8-sig'), newline='')))
   if not rows:
     raise DataError(f'{path}: the manifest is empty; expected a header row with image, '
                     f'subject, x1,y1,...,AU1,...')
