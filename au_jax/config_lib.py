@@ -171,6 +171,13 @@ def validate(config):
   if len(m.landmark_channels) != 5:
     raise ConfigError('config.model.landmark_channels needs 5 entries, got '
                       f'{tuple(m.landmark_channels)}')
+  if m.get('target_path', 'reconstruction') not in ('reconstruction', 'direct'):
+    raise ConfigError(f'config.model.target_path={m.target_path!r} is not '
+                      "'reconstruction' or 'direct'")
+  if m.get('target_path') == 'direct' and not m.share_feature_encoder:
+    raise ConfigError("config.model.target_path='direct' needs one shared E_f "
+                      '(config.model.share_feature_encoder=True): with two extractors '
+                      "E_au never reads E_f^t's features in training")
   if loss.au_loss not in ('asymmetric', 'bce'):
     raise ConfigError(f"config.loss.au_loss={loss.au_loss!r} is not 'asymmetric' or 'bce'")
   if loss.target_heatmaps not in ('branch', 'annotation'):
@@ -264,4 +271,5 @@ def create_model(config):
       dtype=jnp.bfloat16 if config.half_precision else jnp.float32,
       target_au=bool(config.data.pseudo_labels),
       batched_calls=bool(m.get('batched_calls', True)),
+      target_path=m.get('target_path', 'reconstruction'),
   )

@@ -69,6 +69,10 @@ def get_config():
   # call on their concatenated inputs, BatchNorm statistics kept per call: the same
   # mathematics in fewer, larger kernels (docs/method.md §2, "Batched calls").
   c.model.batched_calls = True
+  # How wild faces are read at evaluation and inference: 'reconstruction' =
+  # E_au(G_st(F_l, G_b(F))), ADLD's test path; 'direct' = E_au(E_f(I)) through one shared
+  # E_f (needs share_feature_encoder=True; skips E_l, G_b, G_st). docs/method.md §11.
+  c.model.target_path = 'reconstruction'
 
   c.loss = ml_collections.ConfigDict()
   # Eq. 13 trade-off weights.

@@ -65,6 +65,9 @@ class MultiTaskAUNet(nn.Module):
   # Run each module's several calls of a stage-2 step as one call (`_calls`); False runs
   # them one by one, the reference the tests compare with (the same mathematics).
   batched_calls: bool = True
+  # The target domain's inference path: 'reconstruction' E_au(G_st(F_l, G_b(F))), as
+  # ADLD tests; 'direct' E_au(F), F = E_f(I), through one shared E_f (docs/method.md §11).
+  target_path: str = 'reconstruction'
 
   def setup(self):
     lc = tuple(self.landmark_channels)
@@ -224,24 +227,27 @@ class MultiTaskAUNet(nn.Module):
     points = self.landmark_branch_s(images, train) if landmarks else None
     return self.source_au_logits(images, train), points
 
-  def predict_target(self, images, train: bool = False, landmarks: bool = True):
-    """Target-domain inference through the reconstruction path, as ADLD does:
-    E_au(G_st(F_l, G_b(F))) with F = E_f^t(I); landmarks from branch t (or None)."""
+  def _target_au_input(self, images, train):
     features = self._encode(images, 'target', train)
+    if self.target_path == 'direct':  # E_l, G_b and G_st are not run
+      return features
     _, landmark, background = self._separate(features, frozen=False)
-    mixed = self.feature_generator(landmark, background)
+    return self.feature_generator(landmark, background)
+
+  def predict_target(self, images, train: bool = False, landmarks: bool = True):
+    """Target-domain inference: E_au(G_st(F_l, G_b(F))) with F = E_f^t(I), the
+    reconstruction path ADLD tests, or E_au(F) with target_path='direct'; landmarks
+    from branch t (or None)."""
     points = self.landmark_branch_t(images, train) if landmarks else None
-    return self.au_detector(mixed, train), points
+    return self.au_detector(self._target_au_input(images, train), train), points
 
   def au_input(self, images, path):
     """What E_au reads on an inference path, in eval mode: E_f^s(I) for 'source',
-    G_st(F_l, G_b(F)) with F = E_f^t(I) for 'target' (path_statistics re-estimates
-    E_au's statistics on it)."""
+    the target path's input for 'target' (path_statistics re-estimates E_au's
+    statistics on it)."""
     if path == 'source':
       return self._encode(images, 'source', False)
-    _, landmark, background = self._separate(self._encode(images, 'target', False),
-                                             frozen=False)
-    return self.feature_generator(landmark, background)
+    return self._target_au_input(images, False)
 
   def inference_outputs(self, images):
     """Every intermediate of the inference paths, for diagnostics: AU logits of the
