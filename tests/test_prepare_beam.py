@@ -74,4 +74,15 @@ def test_beam_direct_runner_writes_the_records_of_the_local_path(tmp_path, monke
       assert set(example) == set(other)
       for feature, value in example.items():
         np.testing.assert_array_equal(value, other[feature], err_msg=f'{source} {feature}')
+  # The same files, each with the same tf.train.Examples in the same order. (The bytes
+  # differ only in the order protobuf writes the entries of an Example's feature map.)
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  files = {route: sorted(n for n in os.listdir(folder) if '.tfrecord' in n)
+           for route, folder in folders.items()}
+  assert files['beam'] == files['local']
+  for name in files['local']:
+    examples = {route: [tf.train.Example.FromString(r.numpy()) for r in
+                        tf.data.TFRecordDataset(os.path.join(folder, name))]
+                for route, folder in folders.items()}
+    assert examples['beam'] == examples['local'], name
   assert not os.path.exists(os.path.join(tmp_path, 'beam', '.prepare_cache'))
