@@ -187,7 +187,7 @@ def estimate(out):
     return min(r['cpu_seconds'] / r['images'] for r in runs if 'cpu_seconds' in r)
   per_image = {'plain': cpu_per_image(out['no_detection_1392x1040']['new']),
                'detect': cpu_per_image(out['detect_landmarks_640x480']['workers_2'])}
-  hours = lambda images, kind, cores: round(images * per_image[kind] / cores / 3600, 2)
+  hours = lambda images, kind, cores: round(images * per_image[kind] / cores / 3600, 3)
   out['cpu_seconds_per_image'] = {k: round(v, 4) for k, v in per_image.items()}
   out['estimated_hours'] = {
       f'{cores} cores': {

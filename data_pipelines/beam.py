@@ -57,6 +57,7 @@ def generate_examples(split, records, options, detect, cache_dir, cache_key, exa
     def setup(self):
       import cv2  # pylint: disable=g-import-not-at-top
       cv2.setNumThreads(1)  # One core per Beam worker.
+      process.keep_freed_memory()
       self.detect = detect.build() if isinstance(detect, parallel.DetectorSpec) else detect
       self.cache = process.ChunkCache(cache_dir, options, cache_key)
       self.counters = {}

@@ -38,6 +38,7 @@ class AlignedFacesConfig(tfds.core.BuilderConfig):
   progress: bool = True
   cache_key: dict = dataclasses.field(default_factory=dict, repr=False)
   beam: bool = False  # a Beam pipeline (data_pipelines/beam.py) instead of local workers
+  runner: object = dataclasses.field(default=None, repr=False)  # a started ChunkRunner
 
 
 def labels_of(labels, au_ids):
@@ -182,24 +183,20 @@ class AlignedFaces(tfds.core.GeneratorBasedBuilder):
 
   @property
   def runner(self):
-    """The worker processes, started at the first chunk and shared by every split."""
+    """The worker processes, shared by every split: the config's (started by prepare
+    while it set up), else started at the first chunk."""
     if getattr(self, '_runner', None) is None:
       config = self.builder_config
-      # A chunk is a worker's task, and starting a worker takes a second or two: an
-      # input of one chunk is done in this process.
-      total = sum(len(process.chunks(records)) for records in config.plan.splits.values())
-      workers = min(config.workers, total)
-      detect = config.detect
-      if workers <= 1 and isinstance(detect, parallel.DetectorSpec):
-        detect = detect.build()
-      self._runner = parallel.ChunkRunner(config.options, detect, workers)
+      self._runner = config.runner or parallel.make_runner(
+          config.options, config.detect, config.workers, config.plan.splits)
     return self._runner
 
   def close_runner(self, cancel=False):
     """Stops the worker processes (`cancel`: drop the chunks not started)."""
-    if getattr(self, '_runner', None) is not None:
-      self._runner.close(cancel)
-      self._runner = None
+    runner = getattr(self, '_runner', None) or self.builder_config.runner
+    if runner is not None:
+      runner.close(cancel)
+    self._runner = None
 
   def _log_download_bytes(self):
     pass  # prepare prints its own summary instead of TFDS's "Downloading..." lines.

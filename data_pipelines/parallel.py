@@ -59,14 +59,41 @@ _WORKER = {}  # this worker process's options, detector and video capture
 
 def _start_worker(options, detect):
   import cv2  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
   cv2.setNumThreads(1)  # One core per worker: OpenCV's own threads would compete.
+  process.keep_freed_memory()
   _WORKER.update(options=options, loader=ImageLoader(),
                  detect=detect.build() if isinstance(detect, DetectorSpec) else detect)
+  # OpenCV sets up its codecs on first use (a third of a 64-record chunk's time): do it
+  # now, while the main process is still reading the input.
+  frame = np.zeros((64, 64, 3), np.uint8)
+  jpeg = cv2.imencode('.jpg', frame)[1]
+  cv2.imdecode(jpeg, cv2.IMREAD_REDUCED_COLOR_2)
+  cv2.imencode('.png', cv2.warpAffine(frame, np.eye(2, 3), (32, 32)))
+
+
+def _ready():
+  return os.getpid()
 
 
 def _run_task(records):
   return process.process_chunk(records, _WORKER['options'], _WORKER['detect'],
                                _WORKER['loader'])
+
+
+def worker_count(workers, splits):
+  """The workers worth starting for a plan's `splits` ({split: records}): a chunk is a
+  worker's task and starting a worker takes a second or two, so an input of one chunk
+  is done in this process."""
+  return min(workers, sum(len(process.chunks(records)) for records in splits.values()))
+
+
+def make_runner(options, detect, workers, splits):
+  """The ChunkRunner of a plan's `splits`, with worker_count(workers, splits) workers."""
+  workers = worker_count(workers, splits)
+  if workers <= 1 and isinstance(detect, DetectorSpec):
+    detect = detect.build()
+  return ChunkRunner(options, detect, workers)
 
 
 class ChunkRunner:
@@ -90,6 +117,13 @@ class ChunkRunner:
       if isinstance(detect, DetectorSpec):
         detect = detect.build()
       self._detect, self._loader = detect, ImageLoader()
+
+  def start(self):
+    """Starts the worker processes now rather than at the first chunk, so that they
+    start (imports, models) while this process reads the input and sets up TFDS."""
+    for pool in self._pools:
+      pool.submit(_ready)
+    return self
 
   def __enter__(self):
     return self

@@ -13,6 +13,12 @@ import sys
 from data_pipelines.errors import DataError
 from data_pipelines.readers import FORMATS, ReadOptions
 
+# --detect-landmarks' detector settings: HOG at upsample 1 and dlib's own threshold (a
+# face missed here is a training image lost). Only the largest face is used, so auto
+# needs no CNN pass for group photos.
+DETECTOR_OPTIONS = {'hog': {'upsample': 1, 'min_score': 0.0},
+                    'auto': {'min_score': 0.0, 'group': None}}
+
 DESCRIPTION = """\
 Read a data set in its distributed layout (or a manifest CSV), align every face on
 its 49 landmarks (ADLD's align_face_49pts) and write a TFDS data set to
@@ -168,10 +174,7 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
   if beam_options is not None:
     from data_pipelines import beam  # pylint: disable=g-import-not-at-top
     beam_options = beam.pipeline_options(beam_options)  # A missing extra stops here.
-  # HOG at upsample 1 and dlib's own threshold: a face missed here is a training image
-  # lost. Only the largest face is used, so auto needs no CNN pass for group photos.
-  detector_options = {'hog': {'upsample': 1, 'min_score': 0.0},
-                      'auto': {'min_score': 0.0, 'group': None}}.get(detector, {})
+  detector_options = DETECTOR_OPTIONS.get(detector, {})
   if detect_landmarks and detect is None:
     from au_jax import faces  # pylint: disable=g-import-not-at-top
     from data_pipelines import parallel  # pylint: disable=g-import-not-at-top
@@ -199,50 +202,78 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
   plan = plan_lib.make_plan(source, aus=aus, num_folds=folds, seed=seed,
                             subject_folds=subject_folds)
 
-  _quiet_tensorflow()
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  from data_pipelines import builder as builder_lib  # pylint: disable=g-import-not-at-top
-  from data_pipelines import metadata as meta  # pylint: disable=g-import-not-at-top
-  from data_pipelines import process  # pylint: disable=g-import-not-at-top
-  tfds.disable_progress_bar()  # Ours (tqdm per split) is enough.
-  from au_jax import paths  # pylint: disable=g-import-not-at-top
-  extra = {'format': fmt, 'inputs': [os.fspath(paths.resolve(i)) for i in inputs],
-           'name': name, 'detect_landmarks': bool(detect_landmarks),
-           **({'detector': detector} if detect_landmarks else {}),
-           'pseudo_labels_matched': matched, **source.extra}
-  # Every option that changes a record names the cached chunks (process.ChunkCache).
-  cache_key = {
-      'format': fmt, 'inputs': [process.path_identity(i) for i in inputs],
-      'image_root': image_root and process.path_identity(image_root),
-      'detector': [detector, detector_options] if detect_landmarks else None,
-      'aus': plan.au_ids, 'frame_step': frame_step, 'max_train': max_train, 'seed': seed,
-      'pseudo_labels': pseudo_labels and process.path_identity(pseudo_labels)}
-  config = builder_lib.AlignedFacesConfig(
-      name=name, description=f'{fmt} data set prepared by au-jax prepare', plan=plan,
-      options=process.ProcessOptions(aligned_size, bool(detect_landmarks)), extra=extra,
-      detect=detect, workers=workers, progress=progress, cache_key=cache_key,
-      beam=beam_options is not None)
-  builder = builder_lib.AlignedFaces(data_dir=output, config=config)
-  if (builder.data_path / 'dataset_info.json').is_file() and not overwrite:
+  # Started before TensorFlow is imported and the builder set up, which they overlap.
+  runner = _start_workers(plan, output, name, aligned_size, detect_landmarks, detect,
+                          workers, overwrite, beam_options)
+  try:
+    _quiet_tensorflow()
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    from data_pipelines import builder as builder_lib  # pylint: disable=g-import-not-at-top
+    from data_pipelines import metadata as meta  # pylint: disable=g-import-not-at-top
+    from data_pipelines import process  # pylint: disable=g-import-not-at-top
+    tfds.disable_progress_bar()  # Ours (tqdm per split) is enough.
+    from au_jax import paths  # pylint: disable=g-import-not-at-top
+    extra = {'format': fmt, 'inputs': [os.fspath(paths.resolve(i)) for i in inputs],
+             'name': name, 'detect_landmarks': bool(detect_landmarks),
+             **({'detector': detector} if detect_landmarks else {}),
+             'pseudo_labels_matched': matched, **source.extra}
+    # Every option that changes a record names the cached chunks (process.ChunkCache).
+    cache_key = {
+        'format': fmt, 'inputs': [process.path_identity(i) for i in inputs],
+        'image_root': image_root and process.path_identity(image_root),
+        'detector': [detector, detector_options] if detect_landmarks else None,
+        'aus': plan.au_ids, 'frame_step': frame_step, 'max_train': max_train,
+        'seed': seed,
+        'pseudo_labels': pseudo_labels and process.path_identity(pseudo_labels)}
+    config = builder_lib.AlignedFacesConfig(
+        name=name, description=f'{fmt} data set prepared by au-jax prepare', plan=plan,
+        options=process.ProcessOptions(aligned_size, bool(detect_landmarks)), extra=extra,
+        detect=detect, workers=workers, progress=progress, cache_key=cache_key,
+        beam=beam_options is not None, runner=runner)
+    builder = builder_lib.AlignedFaces(data_dir=output, config=config)
+    if (builder.data_path / 'dataset_info.json').is_file() and not overwrite:
+      return os.fspath(builder.data_path), meta.load_metadata(
+          os.fspath(builder.data_path)).raw, plan
+    mode = (tfds.download.GenerateMode.FORCE_REDOWNLOAD if overwrite
+            else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
+    download_config = tfds.download.DownloadConfig(download_mode=mode,
+                                                   beam_options=beam_options)
+    finished = False
+    try:
+      builder.download_and_prepare(
+          download_dir=os.path.join(builder.cache_dir, 'downloads'),
+          download_config=download_config)
+      finished = True
+    except OSError as e:  # Disk full, no permission: say so in one line.
+      raise DataError(f'{output}: cannot write the data set ({e})') from None
+    finally:
+      builder.close_runner(cancel=not finished)
+    builder.remove_cache()
     return os.fspath(builder.data_path), meta.load_metadata(
         os.fspath(builder.data_path)).raw, plan
-  mode = (tfds.download.GenerateMode.FORCE_REDOWNLOAD if overwrite
-          else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
-  download_config = tfds.download.DownloadConfig(download_mode=mode,
-                                                 beam_options=beam_options)
-  finished = False
-  try:
-    builder.download_and_prepare(
-        download_dir=os.path.join(builder.cache_dir, 'downloads'),
-        download_config=download_config)
-    finished = True
-  except OSError as e:  # Disk full, no permission: say so in one line.
-    raise DataError(f'{output}: cannot write the data set ({e})') from None
   finally:
-    builder.close_runner(cancel=not finished)
-  builder.remove_cache()
-  return os.fspath(builder.data_path), meta.load_metadata(
-      os.fspath(builder.data_path)).raw, plan
+    if runner is not None:
+      runner.close(cancel=True)  # Closed already, unless the set-up failed.
+
+
+def _start_workers(plan, output, name, aligned_size, detect_landmarks, detect, workers,
+                   overwrite, beam_options):
+  """The local worker processes, started; None for Beam, one chunk, or a data set
+  that is already prepared."""
+  from data_pipelines import metadata as meta  # pylint: disable=g-import-not-at-top
+  from data_pipelines import parallel  # pylint: disable=g-import-not-at-top
+  from data_pipelines import process  # pylint: disable=g-import-not-at-top
+  if beam_options is not None or parallel.worker_count(workers, plan.splits) <= 1:
+    return None
+  if not overwrite:
+    try:
+      meta.dataset_path(output, name)
+      return None  # Kept as it is.
+    except DataError:
+      pass
+  options = process.ProcessOptions(aligned_size, bool(detect_landmarks))
+  runner = parallel.make_runner(options, detect, workers, plan.splits)
+  return runner.start()
 
 
 def _check_output(output):

@@ -6,6 +6,7 @@ resumes where it stopped instead of aligning everything again. data_pipelines/pa
 runs process_chunk on every core.
 """
 
+import ctypes
 import dataclasses
 import hashlib
 import io
@@ -112,6 +113,20 @@ def _process_safe(record, loader, options, detect):
     return process_record(record, loader, options, detect)
   except SkipRecord as e:
     return e.reason
+
+
+def keep_freed_memory():
+  """Tells glibc's malloc to keep freed memory in a worker process rather than return
+  it to the system after every image: a fresh process does so with each decoded frame
+  (about 1 MB), and the page faults of taking it back cost a fifth of a BP4D frame's
+  time (measured with benchmarks/prepare_scaling.py). No-op without glibc."""
+  try:
+    libc = ctypes.CDLL('libc.so.6')
+  except OSError:
+    return
+  m_trim_threshold, m_mmap_threshold = -1, -3  # malloc.h
+  libc.mallopt(m_trim_threshold, 64 << 20)  # keep up to 64 MB free at the heap's top
+  libc.mallopt(m_mmap_threshold, 32 << 20)  # frames come from the heap, not mmap
 
 
 def process_chunk(records, options, detect=None, loader=None):

@@ -3,6 +3,7 @@
 import argparse
 import csv
 import json
+import multiprocessing
 import os
 
 import numpy as np
@@ -324,6 +325,31 @@ def test_output_bytes_do_not_depend_on_workers(tmp_path, monkeypatch, fmt):
     assert written[1][name] == written[2][name], name
   if fmt == 'manifest':
     assert info['counts']['test']['skipped'] == {'unreadable image': 1}
+
+
+def test_workers_start_before_the_build_and_always_stop(tmp_path, monkeypatch):
+  # The workers start while TensorFlow loads; a set-up that fails after they started,
+  # and a finished run, leave no worker process; a data set prepared already starts none.
+  path = fakes.write_manifest(tmp_path / 'm', n=6, splits=['train'])
+  monkeypatch.setattr(process, 'CHUNK', 2)
+  started, real_start = [], parallel.ChunkRunner.start
+  monkeypatch.setattr(parallel.ChunkRunner, 'start',
+                      lambda self: (started.append(self.workers), real_start(self))[1])
+  run = lambda: prepare.prepare('manifest', [path], os.fspath(tmp_path / 'd'), 'early',
+                                aligned_size=40, workers=2, progress=False)
+  def fail():
+    raise RuntimeError('set-up failed')
+  with monkeypatch.context() as m:
+    m.setattr(prepare, '_quiet_tensorflow', fail)
+    with pytest.raises(RuntimeError, match='set-up failed'):
+      run()
+  assert started == [2] and not multiprocessing.active_children()
+  folder, info, _ = run()
+  assert started == [2, 2] and not multiprocessing.active_children()
+  assert info['counts']['train']['examples'] == 6
+  run()  # Kept as it is: no workers.
+  assert started == [2, 2] and not multiprocessing.active_children()
+  assert len(sources(folder, 'train')) == 6
 
 
 def test_detection_in_workers_writes_the_same_bytes(tmp_path, monkeypatch):
