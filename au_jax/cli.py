@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     'demo': 'au_jax.commands.demo',
     'synth': 'data_pipelines.synthau.cli',
     'prepare': 'data_pipelines.prepare',
+    'landmark-error': 'data_pipelines.landmark_error',
     'train': 'au_jax.commands.train',
     'crossval': 'au_jax.commands.crossval',
     'evaluate': 'au_jax.commands.evaluate',

@@ -13,6 +13,7 @@ import ml_collections
 from au_jax import ablations
 from au_jax import errors
 from au_jax import paths
+from au_jax.geometry import landmarks as lm
 
 
 class ConfigError(errors.UserError, ValueError):
@@ -189,6 +190,10 @@ def validate(config):
   if loss.target_heatmaps == 'branch' and not loss.target_landmark_branch:
     raise ConfigError("config.loss.target_heatmaps='branch' needs "
                       'config.loss.target_landmark_branch=True')
+  groups = loss.get('target_landmark_groups', tuple(lm.GROUPS_49))
+  if isinstance(groups, str) or not groups or set(groups) - set(lm.GROUPS_49):
+    raise ConfigError(f'config.loss.target_landmark_groups={groups!r} must be a non-empty '
+                      f'tuple of {", ".join(lm.GROUPS_49)}')
   if not 0.0 <= loss.beta:
     raise ConfigError(f'config.loss.beta={loss.beta} must be >= 0')
   for name in ('lr', 'adlb', 'adst', 'au', 'fl', 'sr', 'cross_cycle', 'self_reconstruction'):

@@ -65,12 +65,13 @@ def _target_maps(targets, positions):
   return targets
 
 
-def landmark_classification_loss(logits, indices):
+def landmark_classification_loss(logits, indices, weights=None):
   """Eq. 3: softmax cross-entropy over the d² positions of each landmark map.
 
   logits (B, d, d, n); indices (B, n) int (Eq. 2's cells), or (B, d², n) float target
   maps (`heatmap_target_maps`, the sub-cell deviation). Negative log-likelihood (the
-  paper's sign is a typo), mean over landmarks and batch.
+  paper's sign is a typo), mean over landmarks and batch; `weights` (n,) makes it the
+  weighted mean over landmarks (`loss.target_landmark_groups`, a deviation).
   """
   b, h, w, n = logits.shape
   log_probs = jax.nn.log_softmax(logits.reshape(b, h * w, n), axis=1)
@@ -78,18 +79,28 @@ def landmark_classification_loss(logits, indices):
     picked = jnp.take_along_axis(log_probs, indices[:, None, :], axis=1)[:, 0, :]
   else:
     picked = jnp.sum(indices * log_probs, axis=1)
-  return -jnp.mean(picked)
+  return -_landmark_mean(picked, weights)
 
 
-def landmark_discriminator_loss(maps, indices):
+def _landmark_mean(values, weights):
+  """Mean of (B, n) per-landmark values; with (n,) weights, weighted over landmarks."""
+  if weights is None:
+    return jnp.mean(values)
+  weights = jnp.asarray(weights, values.dtype)
+  return jnp.mean(jnp.sum(values * weights, axis=-1) / jnp.sum(weights))
+
+
+def landmark_discriminator_loss(maps, indices, weights=None):
   """Eq. 4, D_l's side: least squares of each map toward the one-hot landmark map (or
   the soft target map of `heatmap_target_maps`).
 
-  maps (B, d, d, n) = D_l(sg(F_b)); mean over positions, landmarks and batch.
+  maps (B, d, d, n) = D_l(sg(F_b)); mean over positions, landmarks and batch (weighted
+  over landmarks by `weights` (n,), as in landmark_classification_loss).
   """
   b, h, w, n = maps.shape
   target = _target_maps(indices, h * w)  # (B, d², n)
-  return jnp.mean((maps.reshape(b, h * w, n) - target) ** 2)
+  return _landmark_mean(jnp.mean((maps.reshape(b, h * w, n) - target) ** 2, axis=1),
+                        weights)
 
 
 def landmark_adversarial_loss(maps):

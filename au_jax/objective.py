@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from au_jax import losses
+from au_jax.geometry import landmarks as lm
 
 sg = jax.lax.stop_gradient
 
@@ -28,15 +29,26 @@ def heatmap_indices(outputs, batch, loss_cfg, crop_size):
   return index(batch['source']['landmarks']), index(target_points)
 
 
-def discriminator_objective(disc, idx_s, idx_t):
+def target_landmark_weights(loss_cfg):
+  """(49,) weights of the target heat-map terms: None (all points) unless
+  `loss.target_landmark_groups` leaves groups out, whose points then stop supervising
+  the wild landmark path (a detector's unreliable groups; docs/method.md §11)."""
+  groups = tuple(loss_cfg.get('target_landmark_groups', tuple(lm.GROUPS_49)))
+  if set(groups) == set(lm.GROUPS_49):
+    return None
+  return lm.group_weights(groups)
+
+
+def discriminator_objective(disc, idx_s, idx_t, target_weights=None):
   """D_l (Eq. 4) and D_d^s, D_d^t (Eq. 7) on stop-gradient features, averaged as ADLD
   does: 0.5·(D_l source + D_l target) + 0.5·(D_d^s + D_d^t), each D_d term the mean of
   its real and mixed parts. Unweighted: D_l and D_d have disjoint parameters and Adam is
   invariant to a loss's scale, so λ_adlb and λ_adst would change nothing here.
   """
   terms = {
-      'd_landmark': 0.5 * (losses.landmark_discriminator_loss(disc['dl_sb'], idx_s) +
-                           losses.landmark_discriminator_loss(disc['dl_tb'], idx_t)),
+      'd_landmark': 0.5 * (
+          losses.landmark_discriminator_loss(disc['dl_sb'], idx_s) +
+          losses.landmark_discriminator_loss(disc['dl_tb'], idx_t, target_weights)),
       'd_domain': 0.25 * (
           losses.domain_discriminator_loss(disc['dd_s_real'], disc['dd_s_fake']) +
           losses.domain_discriminator_loss(disc['dd_t_real'], disc['dd_t_fake'])),
@@ -96,6 +108,7 @@ def generator_objective(outputs, disc, batch, idx_s, idx_t, au_weights, loss_cfg
   """
   src, tgt = batch['source'], batch['target']
   ce = losses.landmark_classification_loss
+  w_t = target_landmark_weights(loss_cfg)
   au = [(outputs['au_s'], src['au'], src['au_mask']),
         (outputs['au_sltb'], src['au'], src['au_mask'])]
   if 'au_t' in outputs:  # pseudo-label mode ("-P"): E_au(F_t), E_au(F_tlsb)
@@ -103,8 +116,8 @@ def generator_objective(outputs, disc, batch, idx_s, idx_t, au_weights, loss_cfg
            (outputs['au_tlsb'], tgt['pseudo_au'], tgt['pseudo_mask'])]
   terms = {
       # Eq. 3 as ADLD applies it: real features train E_l, generated ones the generators.
-      'lr': 0.5 * (ce(outputs['logits_sl'], idx_s) + ce(outputs['logits_tl'], idx_t) +
-                   ce(outputs['logits_tl_prime'], idx_t) +
+      'lr': 0.5 * (ce(outputs['logits_sl'], idx_s) + ce(outputs['logits_tl'], idx_t, w_t) +
+                   ce(outputs['logits_tl_prime'], idx_t, w_t) +
                    ce(outputs['logits_sl_prime'], idx_s)),
       'adlb': 0.5 * (losses.landmark_adversarial_loss(disc['dl_sb']) +
                      losses.landmark_adversarial_loss(disc['dl_tb'])),

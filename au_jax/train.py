@@ -109,7 +109,8 @@ def make_stage1_step(model, config, steps_per_epoch):
   return step
 
 
-def update_discriminators(model, tx_d, d_params, opt_d, features, idx_s, idx_t):
+def update_discriminators(model, tx_d, d_params, opt_d, features, idx_s, idx_t,
+                          target_weights=None):
   """The first half of a stage-2 iteration: D_l, D_d^s and D_d^t on sg(features).
 
   Returns (new discriminator params, their Adam state, the loss terms); it sees no
@@ -117,7 +118,7 @@ def update_discriminators(model, tx_d, d_params, opt_d, features, idx_s, idx_t):
   """
   def d_loss(d_params):
     disc = model.apply({'params': d_params}, sg(features), method='discriminate')
-    return objective.discriminator_objective(disc, idx_s, idx_t)
+    return objective.discriminator_objective(disc, idx_s, idx_t, target_weights)
 
   (d_total, d_terms), d_grads = jax.value_and_grad(d_loss, has_aux=True)(d_params)
   d_updates, opt_d = tx_d.update(d_grads, opt_d, d_params)
@@ -151,8 +152,9 @@ def make_stage2_step(model, config, steps_per_epoch, au_weights):
     idx_s, idx_t = objective.heatmap_indices(outputs, batch, loss_cfg, crop)
 
     # 1. Discriminators on stop-gradient features.
-    d_params, opt_d, d_logs = update_discriminators(model, tx_d, d_params, state.opt_d,
-                                                    outputs, idx_s, idx_t)
+    d_params, opt_d, d_logs = update_discriminators(
+        model, tx_d, d_params, state.opt_d, outputs, idx_s, idx_t,
+        objective.target_landmark_weights(loss_cfg))
 
     # 2. Everything else against the updated discriminators.
     def g_loss(outputs):

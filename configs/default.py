@@ -1,4 +1,6 @@
-"""The paper's hyper-parameters (docs/method.md §3–4): BP4D source → EmotioNet target, 176 crops.
+"""The shipped choices: the paper's hyper-parameters (docs/method.md §3–4), BP4D source →
+EmotioNet target at 176 crops, with the deviations measured in docs/results.md, each a
+field below with its reason. configs/paper.py undoes them: the paper's own choices.
 
 Override on the command line, e.g. `--config.stage2.batch_size=16`, or import this file
 from a smaller config and change a few fields (see `configs/tiny.py`).
@@ -102,6 +104,10 @@ def get_config():
   # 'cell' = Eq. 2's one-hot cell; 'bilinear' = each landmark's mass split over its four
   # nearest cells (sub-cell targets, a deviation; docs/method.md §3.2).
   c.loss.heatmap_targets = 'cell'
+  # The landmark groups whose points supervise the target heat-map terms (Eq. 3's and
+  # Eq. 4's target parts); leave out a detector's unreliable groups, chosen from its
+  # error on the labelled domain (`au-jax landmark-error`; docs/method.md §11).
+  c.loss.target_landmark_groups = ('brows', 'nose', 'eyes', 'mouth')
 
   c.stage1 = ml_collections.ConfigDict()
   c.stage1.epochs = 20

@@ -25,6 +25,22 @@ REFLECT_49 = np.array(_REFLECT_49_ONE_BASED) - 1
 LEFT_EYE = np.arange(19, 25)
 RIGHT_EYE = np.arange(25, 31)
 
+# The 49 points by face part (0-based): what `loss.target_landmark_groups` names.
+GROUPS_49 = {'brows': np.arange(0, 10), 'nose': np.arange(10, 19),
+             'eyes': np.arange(19, 31), 'mouth': np.arange(31, 49)}
+
+
+def group_weights(groups):
+  """(49,) float32: 1 on the points of the named GROUPS_49 entries, 0 elsewhere."""
+  unknown = set(groups) - set(GROUPS_49)
+  if unknown:
+    raise ValueError(f'unknown landmark groups {sorted(unknown)}; the groups are '
+                     f'{", ".join(GROUPS_49)}')
+  weights = np.zeros(NUM_LANDMARKS, np.float32)
+  for g in groups:
+    weights[GROUPS_49[g]] = 1.0
+  return weights
+
 
 def to_49(landmarks):
   """Converts (..., N, 2) landmarks with N in {68, 66, 49} to the 49 inner points."""
