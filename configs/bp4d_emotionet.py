@@ -1,4 +1,7 @@
-"""Table 2 "Ours": BP4D (source, fold 0 of 3) → EmotioNet (target), the paper's settings.
+"""Table 2's setting: BP4D (source, fold 0 of 3) → EmotioNet (target), with the shipped
+choices of configs/default.py, including its measured deviations from the paper
+(docs/results.md). For the paper's own choices use configs/paper.py with the same
+data_dir (`--config.data.data_dir=data/prepared`).
 
 Prepare the data first (docs/data_formats.md):
   au-jax prepare --format bp4d --input /data/BP4D --output data/prepared --name bp4d

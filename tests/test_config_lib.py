@@ -65,10 +65,11 @@ def test_batch_and_learning_rates_scale_with_the_device_count():
     config_lib.scale_to_devices(config, 2)
 
 
-@pytest.mark.parametrize('name', ['default', 'bp4d_emotionet', 'disfa_emotionet',
-                                  'bp4d_emotionet_pseudo', 'disfa_emotionet_pseudo',
-                                  'adld_baseline', 'source_only', 'synthetic', 'tiny',
-                                  'table7', 'tpu_pod'])
+CONFIG_FILES = sorted(n[:-3] for n in os.listdir(os.path.join(ROOT, 'configs'))
+                      if n.endswith('.py') and n != '__init__.py')
+
+
+@pytest.mark.parametrize('name', CONFIG_FILES)
 def test_every_config_file_validates_and_builds(name):
   config = config_lib.prepare_config(
       config_lib.load_config(os.path.join(ROOT, 'configs', f'{name}.py')))
@@ -79,3 +80,35 @@ def test_every_config_file_validates_and_builds(name):
   assert params['au_detector'].keys() == {f'head{i}' for i in range(len(config.data.au_ids))}
   if name == 'adld_baseline':
     assert 'feature_encoder_t' not in params and 'projector_feature' not in params
+
+
+def _flat(tree, prefix=''):
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      out.update(_flat(value, f'{prefix}{key}.'))
+    else:
+      out[f'{prefix}{key}'] = value
+  return out
+
+
+def test_paper_config_is_the_default_without_its_deviations():
+  load = lambda name: _flat(config_lib.load_config(
+      os.path.join(ROOT, 'configs', name)).to_dict())
+  paper, default = load('paper.py'), load('default.py')
+  assert paper['loss.target_heatmaps'] == 'branch'
+  assert paper['loss.heatmap_targets'] == 'cell'
+  assert paper['train.target_path_statistics'] == 'mixed'
+  assert paper['train.source_path_statistics'] == 'mixed'
+  assert paper['model.share_feature_encoder'] is False
+  assert paper['model.target_path'] == 'reconstruction'
+  assert paper['loss.au_loss'] == 'asymmetric' and paper['ablation'] == ''
+  assert set(paper['loss.target_landmark_groups']) == {'brows', 'nose', 'eyes', 'mouth'}
+  # Everything else (weights, widths, optimiser groups, data) is the default's.
+  differ = {k for k in paper.keys() | default.keys() if paper.get(k) != default.get(k)}
+  assert differ <= {'loss.target_heatmaps', 'loss.heatmap_targets',
+                    'train.target_path_statistics', 'train.source_path_statistics',
+                    'model.share_feature_encoder', 'model.target_path', 'loss.au_loss',
+                    'loss.target_landmark_groups',
+                    'loss.projectors', 'loss.intermediate_alignment',
+                    'loss.source_landmark_branch', 'loss.target_landmark_branch'}
