@@ -60,6 +60,13 @@ def add_parser(subparsers):
   parser.add_argument('--detector', default='hog', choices=('hog', 'cnn', 'blazeface', 'auto'),
                       help='face detector of --detect-wild-landmarks (default: %(default)s, '
                            "prepare's)")
+  parser.add_argument('--calibrate', type=float, nargs='+', metavar='R', default=None,
+                      help='also write wild/manifest_calibrated_rR.csv for each R: a '
+                           "calibrated detector's landmarks, the true neutral shape plus R x "
+                           "the true AU motion plus dlib's measured error per landmark "
+                           "group, faces missed at dlib's recall (needs the files of "
+                           '--detect-wild-landmarks: with it, or on an OUTPUT that has '
+                           'them, whose images are then kept as drawn); docs/results.md')
   parser.add_argument('--quiet', action='store_true', help='no progress bar')
   parser.set_defaults(func=run)
   return parser
@@ -73,6 +80,8 @@ def run(args):
   wild_images = list(args.wild_images)
   if args.wild_test_images is not None:
     wild_images[2] = args.wild_test_images
+  if args.calibrate and not args.detect_wild_landmarks:
+    return calibrate(args)
   try:
     result = generate(args.output, preset=args.preset, seed=args.seed,
                           lab_subjects=args.lab_subjects, lab_images=args.lab_images,
@@ -104,8 +113,39 @@ def run(args):
     if info['control']:
       print(f"  {info['control']['split']}: the {info['control']['faces']} test faces with "
             'exact landmarks (the control)')
+  if args.calibrate:
+    code = calibrate(args)
+    if code:
+      return code
   if args.contact_sheet:
     print(f'wrote {make_contact_sheet(result["out_dir"], args.contact_sheet, seed=args.seed)}')
+  return 0
+
+
+def calibrate(args):
+  """Writes the --calibrate manifests from OUTPUT's exact and dlib landmarks."""
+  import json  # pylint: disable=import-outside-toplevel
+  from data_pipelines.synthau import detected  # pylint: disable=import-outside-toplevel
+  if any(not 0.0 <= r <= 1.0 for r in args.calibrate):
+    print(f'au-jax synth: error: --calibrate {args.calibrate}: each R is in [0, 1]',
+          file=sys.stderr)
+    return 2
+  info_path = os.path.join(args.output, 'synthau.json')
+  try:
+    with open(info_path) as f:
+      drawn = json.load(f)
+    if (drawn['seed'], drawn['preset']) != (args.seed, args.preset):
+      raise ValueError(f"{info_path}: drawn with seed {drawn['seed']} and preset "
+                       f"{drawn['preset']}, not --seed {args.seed} --preset {args.preset}")
+    for r in args.calibrate:
+      info = detected.calibrate_wild(args.output, r)
+      print(f"wrote {info['manifest']}")
+      for split, s in info['splits'].items():
+        print(f"  {split}: {s['found']} of {s['faces']} faces kept, landmark error "
+              f"{s['nme49_mean']:.3f} inter-ocular distances (49 points)")
+  except (ValueError, OSError) as e:
+    print(f'au-jax synth: error: {e}', file=sys.stderr)
+    return 2
   return 0
 
 

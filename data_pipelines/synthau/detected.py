@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from au_jax.geometry import landmarks as lm
+from data_pipelines.prepare import DETECTOR_OPTIONS  # prepare's own detector settings
 
 # 68-point groups (0-based iBUG indices).
 GROUPS = {'jaw': range(0, 17), 'brows': range(17, 27), 'nose': range(27, 36),
@@ -35,9 +36,6 @@ SPLITS = ('train', 'validation', 'test')
 CONTROL = 'test_exact'
 # A point moves with an AU when its true displacement exceeds this (inter-ocular units).
 MOVED = 0.03
-# prepare's own settings per detector (data_pipelines/prepare.py).
-DETECTOR_OPTIONS = {'hog': {'upsample': 1, 'min_score': 0.0},
-                    'auto': {'min_score': 0.0, 'group': None}}
 
 
 def make_detector(name='hog'):
@@ -215,3 +213,124 @@ def measure(seed=1000, preset='small', count=300, detector='hog', image_size=Non
           **stats.summary(),
           'retention': {f'AU{au}': retention(m) for au, m in sorted(moves.items())},
           'retention_pairs': {f'AU{au}': len(m) for au, m in sorted(moves.items())}}
+
+
+def true_shapes(seed, split, index, size):
+  """(neutral, expressive) true 68 points in pixels of wild image `index` of `split`:
+  the generator's draws replayed without drawing (dataset.render_example's order)."""
+  # pylint: disable=import-outside-toplevel
+  from data_pipelines.synthau import dataset, domains, shape as shape_lib
+  from data_pipelines.synthau import labels as labels_lib
+  rng = dataset.image_rng(seed, 'wild', split, index)
+  _, intensity, _ = labels_lib.sample_labels(rng, 'wild')
+  ident = shape_lib.sample_identity(rng)
+  scene = domains.sample_scene(rng, 'wild', size)
+  matrix = domains.face_matrix(scene, ident)
+  pixels = lambda au: shape_lib.landmarks(ident, au) @ matrix[:, :2].T + matrix[:, 2]
+  return pixels(np.zeros(len(intensity))), pixels(intensity)
+
+
+def detector_noise(rows, detected_rows, first, split_col, splits=SPLITS):
+  """What a detector's points miss by, per split, from the same rows with true and
+  detected landmarks: recall, and per landmark group the RMS error (inter-ocular
+  units) and the part of its square that is one shift of the whole group."""
+  out = {}
+  for split in splits:
+    found = faces = 0
+    squared, shared = {g: [] for g in GROUPS}, {g: [] for g in GROUPS}
+    for row, det in zip(rows, detected_rows):
+      if row[split_col] != split:
+        continue
+      if det[0] != row[0] or det[split_col] != split:
+        raise ValueError(f'{det[0]}: manifest_detected.csv does not follow manifest.csv '
+                         'row by row; run --detect-wild-landmarks again')
+      faces += 1
+      if not det[first]:
+        continue
+      found += 1
+      truth = np.asarray(row[first:first + 136], np.float64).reshape(68, 2)
+      error = (np.asarray(det[first:first + 136], np.float64).reshape(68, 2) - truth)
+      error /= _iod(truth)
+      for g, index in GROUPS.items():
+        e = error[list(index)]
+        squared[g].append(float(np.mean(np.sum(e ** 2, 1))))
+        shared[g].append(float(np.sum(e.mean(0) ** 2)))
+    out[split] = {'faces': faces, 'recall': found / max(faces, 1), 'groups': {
+        g: {'rms': float(np.sqrt(np.mean(squared[g]))) if squared[g] else 0.0,
+            'shared': float(min(1.0, np.mean(shared[g]) / max(np.mean(squared[g]), 1e-12)))
+                      if squared[g] else 0.0} for g in GROUPS}}
+  return out
+
+
+def calibrate_wild(out_dir, motion, noise_seed=0, splits=SPLITS, control=CONTROL):
+  """Writes OUT/wild/manifest_calibrated_r{motion}.csv and its .json: a calibrated
+  detector's landmarks for the wild train, validation and test faces.
+
+  Each face's points are its true neutral shape plus `motion` × its true AU motion,
+  plus noise at the error per landmark group that dlib's points (manifest_detected.csv
+  of `--detect-wild-landmarks`, needed first) have on the same split: a shift of each
+  group and a jitter of each point, in dlib's measured proportions. Faces are missed
+  (empty cells, dropped by prepare) at dlib's recall on the split. motion=1 with no
+  noise gives the exact landmarks; dlib itself keeps little of the motion
+  (docs/synthau.md). The test faces follow with exact points as `control`, as in
+  manifest_detected.csv.
+  """
+  folder = os.path.join(out_dir, 'wild')
+  exact_path = os.path.join(folder, 'manifest.csv')
+  detected_path = os.path.join(folder, 'manifest_detected.csv')
+  for path in (exact_path, detected_path):
+    if not os.path.isfile(path):
+      raise FileNotFoundError(f'{path}: not found; run `au-jax synth '
+                              '--detect-wild-landmarks` first')
+  with open(os.path.join(out_dir, 'synthau.json')) as f:
+    drawn = json.load(f)
+  with open(exact_path, newline='') as f:
+    rows = list(csv.reader(f))
+  with open(detected_path, newline='') as f:
+    detected_rows = list(csv.reader(f))[1:len(rows)]
+  header, body = rows[0], rows[1:]
+  first, split_col = header.index('x1'), header.index('split')
+  noise = detector_noise(body, detected_rows, first, split_col, splits)
+  stats = {s: ErrorStats() for s in splits}
+  out_rows = []
+  for row in body:
+    row = list(row)
+    split = row[split_col]
+    if split in splits:
+      index = int(os.path.splitext(os.path.basename(row[0]))[0])
+      truth = np.asarray(row[first:first + 136], np.float64).reshape(68, 2)
+      neutral, full = true_shapes(drawn['seed'], split, index, drawn['sizes']['image_size'])
+      if np.abs(full - truth).max() > 0.01:
+        raise ValueError(f'{row[0]}: the manifest was not drawn by this generator '
+                         '(its landmarks differ from the replayed ones)')
+      rng = np.random.default_rng([noise_seed, SPLITS.index(split), index])
+      points = None
+      if rng.random() < noise[split]['recall']:
+        points = neutral + motion * (full - neutral)
+        iod = _iod(truth)
+        for g, index_g in GROUPS.items():
+          rms, part = noise[split]['groups'][g]['rms'], noise[split]['groups'][g]['shared']
+          shift = rng.normal(0.0, rms * np.sqrt(part / 2), 2)
+          jitter = rng.normal(0.0, rms * np.sqrt((1 - part) / 2), (len(index_g), 2))
+          points[list(index_g)] += iod * (shift + jitter)
+      stats[split].add(points, truth)
+      row[first:first + 136] = ([''] * 136 if points is None
+                                else [f'{v:.3f}' for v in points.reshape(-1)])
+    out_rows.append(row)
+  exact_test = [list(r) for r in body if r[split_col] == 'test']
+  for r in exact_test:
+    r[split_col] = control
+  name = f'manifest_calibrated_r{motion:.2f}'
+  target = os.path.join(folder, f'{name}.csv')
+  with open(target + '.tmp', 'w', newline='') as f:
+    csv.writer(f, lineterminator='\n').writerows(
+        [header] + out_rows + (exact_test if control else []))
+  os.replace(target + '.tmp', target)
+  info = {'motion': motion, 'noise_seed': noise_seed, 'dlib_noise': noise,
+          'splits': {s: stats[s].summary() for s in splits},
+          'control': ({'split': control, 'of': 'test', 'faces': len(exact_test),
+                       'landmarks': 'exact'} if control else None)}
+  with open(os.path.join(folder, f'{name}.json'), 'w') as f:
+    json.dump(info, f, indent=1)
+    f.write('\n')
+  return {'manifest': target, **info}

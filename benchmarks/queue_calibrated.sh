@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# How good a detector the method needs (docs/results.md): SynthAU's calibrated detector
+# (`au-jax synth --calibrate R`: the true neutral shape + R x the true AU motion + dlib's
+# measured error per landmark group, faces missed at dlib's recall) at R = 0.25, 0.5
+# and 0.75, between dlib itself (benchmarks/queue_protocol.sh) and exact points.
+# Rows source_only, A, default and the best route at dlib's setting (default+direct,
+# benchmarks/queue_routes.sh), 3 seeds each, with the protocol of queue_protocol.sh.
+# Needs the protocol's data set (queue_protocol.sh makes it). Resumable:
+#
+#   nohup bash benchmarks/queue_calibrated.sh > runs/calibrated.log 2>&1 &
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA=data/synthau_protocol
+PREPARED=data/prepared_protocol
+LEVELS=(0.25 0.50 0.75)
+for R in "${LEVELS[@]}"; do
+  if [ ! -f "$DATA/wild/manifest_calibrated_r$R.csv" ]; then
+    au-jax synth --output "$DATA" --preset small --seed 0 --calibrate "$R"
+  fi
+  NAME="synthau_wild_calibrated_r${R/./}"
+  if [ ! -d "$PREPARED/$NAME" ]; then
+    au-jax prepare --format manifest --input "$DATA/wild/manifest_calibrated_r$R.csv" \
+        --output "$PREPARED" --name "$NAME" --aligned-size 72 --quiet
+  fi
+done
+
+protocol() {  # the arguments of every run at level $1
+  echo --data "$PREPARED" --workroot "runs/calibrated_r$1" \
+      --out "benchmarks/table7_calibrated_r$1.json" \
+      --set "data.target=synthau_wild_calibrated_r${1/./}"
+}
+SPLITS="data.target_eval_splits=('validation','test','test_exact')"
+for SEED in 0 1 2; do
+  for R in "${LEVELS[@]}"; do
+    # shellcheck disable=SC2046
+    python benchmarks/table7.py $(protocol "$R") --set "$SPLITS" \
+        --rows source_only A default --seeds "$SEED"
+    # shellcheck disable=SC2046
+    python benchmarks/table7.py $(protocol "$R") --set "$SPLITS" --rows default \
+        --tag direct --seeds "$SEED" --set model.target_path=direct \
+        --set model.share_feature_encoder=True
+  done
+done
+for R in "${LEVELS[@]}"; do
+  # shellcheck disable=SC2046
+  python benchmarks/table7.py $(protocol "$R") --summary-only --baseline source_only \
+      --save-differences "benchmarks/table7_calibrated_r${R}_differences.json"
+done
