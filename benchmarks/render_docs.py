@@ -215,9 +215,28 @@ def pseudo_quality_table(aus=AUS):
   return '\n'.join(lines)
 
 
+def difference_table(name, baseline, metric='auc', rows=None):
+  """The differences to `baseline` kept by `table7.py --baseline ... --save-differences
+  benchmarks/NAME.json`, as au-jax compare prints them (`rows`: those, in that order)."""
+  from au_jax import compare as compare_lib  # pylint: disable=g-import-not-at-top
+  kept = load(name)[f'{baseline}/{metric}']
+  diffs = [compare_lib.Difference(**d) for d in kept['rows']]
+  if rows:
+    by_name = {d.row: d for d in diffs}
+    diffs = [by_name[r] for r in rows]
+  return compare_lib.differences_markdown_to(diffs, baseline, kept['samples'])
+
+
+def difference(name, baseline, row, metric='auc'):
+  """'+5.1 [+1.2, +9.0]': a row's mean difference to `baseline` and its t interval."""
+  d = next(d for d in load(name)[f'{baseline}/{metric}']['rows'] if d['row'] == row)
+  return f"{d['mean']:+.1f} [{d['interval'][0]:+.1f}, {d['interval'][1]:+.1f}]"
+
+
 NAMESPACE = {f.__name__: f for f in (f1, mean, std, diff, table, value, load, landmark_table,
                                       landmarks, pseudo_quality_table, rows, missing, probe,
-                                      adabn, crossval_table)}
+                                      adabn, crossval_table, difference_table,
+                                      difference)}
 
 
 def render(text, where='template'):

@@ -39,6 +39,7 @@ and schedule experiments of docs/experiments.md:
 
 import argparse
 import ast
+import dataclasses
 import json
 import os
 import sys
@@ -83,6 +84,9 @@ def main():
                  help='what --baseline compares (default: %(default)s)')
   p.add_argument('--bootstrap', type=int, default=1000, metavar='N',
                  help='--baseline: resamplings of the test images (default: %(default)s)')
+  p.add_argument('--save-differences', metavar='JSON',
+                 help="--baseline: also keep the differences in JSON under 'BASELINE/"
+                      "METRIC' (the docs render them: runs/ is not committed)")
   p.add_argument('--rediagnose', action='store_true',
                  help='with --diagnostics-only: recompute them for every run whose '
                       'workdir exists (after the diagnostics gained a column)')
@@ -91,7 +95,7 @@ def main():
   overrides = [parse_override(o) for o in args.set]
   done = json.load(open(args.out)) if os.path.isfile(args.out) else {}
   report = dict(workroot=args.workroot, baseline=args.baseline, metric=args.metric,
-                samples=args.bootstrap)
+                samples=args.bootstrap, save=args.save_differences)
   if args.summary_only:
     summarize(done, **report)
     return
@@ -303,11 +307,11 @@ def entry_runs(done, workroot=None):
   return runs
 
 
-def summarize(done, workroot=None, baseline=None, metric='auc', samples=1000):
+def summarize(done, workroot=None, baseline=None, metric='auc', samples=1000, save=None):
   """Markdown tables (au_jax.compare's rows and columns): mean ± std (population std
   over seeds) and the per-seed values; the threshold-free scores where recorded; the
   --diagnostics columns of the diagnosed seeds; with `baseline`, every row's difference
-  to that row with its intervals."""
+  to that row with its intervals (kept in the JSON file `save` too)."""
   from au_jax import compare  # pylint: disable=g-import-not-at-top
   Column = compare.Column  # pylint: disable=invalid-name
   runs = entry_runs(done, workroot)
@@ -334,8 +338,14 @@ def summarize(done, workroot=None, baseline=None, metric='auc', samples=1000):
   if baseline:
     rows = compare.group(runs)
     print(f'\ndifferences to {baseline}\n')
-    print(compare.differences_markdown_to(
-        compare.differences_to(rows, baseline, metric, samples), baseline, samples))
+    diffs = compare.differences_to(rows, baseline, metric, samples)
+    print(compare.differences_markdown_to(diffs, baseline, samples))
+    if save:
+      kept = json.load(open(save)) if os.path.isfile(save) else {}
+      kept[f'{baseline}/{metric}'] = {'samples': samples,
+                                      'rows': [dataclasses.asdict(d) for d in diffs]}
+      with open(save, 'w') as f:
+        json.dump(kept, f, indent=1)
   diagnosed = [r for r in runs if r.diagnostics]
   if diagnosed:
     print('\nwild test, from --diagnostics (mean ± std over the diagnosed seeds): the row\'s '
