@@ -3,12 +3,18 @@ data set, and the groups fit to supervise the wild landmark path.
 
 A target domain such as EmotioNet has no landmark annotations: its heat maps come from
 a detector (`prepare --detect-landmarks`). Where the detector is unreliable, Eq. 2's
-one-hot cells of a group point at the wrong cells. The labelled domain has both the
-annotations and images to run the same detector on, so its error per group, in
-heat-map cells of the aligned crop (a cell is 4 pixels: d = l / 4), is the evidence a
-user has. A group whose mean error is under `--max-cells` is kept; the others can be
-left out of the target heat-map terms with `--config.loss.target_landmark_groups`
-(docs/method.md §11).
+one-hot cells of a group point at the wrong cells, or stay put while the face moves.
+The labelled domain has both the annotations and images to run the same detector on,
+so two measurements per group are the evidence a user has:
+  - error: the mean distance to the annotations, in heat-map cells of the aligned crop
+    (a cell is 4 pixels: d = l / 4);
+  - retention: how much of the annotated motion the detected points follow, the slope
+    of detected against annotated displacement from each subject's mean shape (1
+    follows the expressions, 0 ignores them; rows with a subject of one image are
+    left out of it).
+A group is kept when its error is under `--max-cells` and its retention at least
+`--min-retention`; the others can be left out of the target heat-map terms with
+`--config.loss.target_landmark_groups` (docs/method.md §11).
 """
 
 import json
@@ -39,14 +45,32 @@ def add_parser(subparsers):
   parser.add_argument('--max-cells', type=float, default=1.0,
                       help='keep groups whose mean error is under this many heat-map '
                            'cells (default: %(default)s)')
+  parser.add_argument('--min-retention', type=float, default=0.5,
+                      help='keep groups whose retention is at least this (default: '
+                           '%(default)s)')
   parser.add_argument('--out', help='also write the measurement as JSON')
   parser.set_defaults(func=run)
   return parser
 
 
+def retention(detected, annotated, subjects, index):
+  """The slope of detected against annotated displacement of the points `index` from
+  each subject's mean shape, over the subjects with two or more faces (None without)."""
+  num = den = 0.0
+  for subject in set(subjects):
+    rows = [i for i, s in enumerate(subjects) if s == subject]
+    if len(rows) < 2:
+      continue
+    true = annotated[rows][:, index] - annotated[rows][:, index].mean(0)
+    found = detected[rows][:, index] - detected[rows][:, index].mean(0)
+    num, den = num + float(np.sum(found * true)), den + float(np.sum(true * true))
+  return num / den if den > 0 else None
+
+
 def measure(manifest, images=300, aligned_size=200, detector='hog', max_cells=1.0,
-            detect=None):
-  """{'groups': {group: mean error in cells}, 'keep': (groups), 'found', 'measured'}."""
+            detect=None, min_retention=0.5):
+  """{'groups': {group: mean error in cells}, 'retention': {group: slope or None},
+  'keep': (groups), 'found', 'measured'}."""
   # pylint: disable=import-outside-toplevel
   from au_jax.geometry import align
   from au_jax.geometry import landmarks as lm
@@ -64,6 +88,7 @@ def measure(manifest, images=300, aligned_size=200, detector='hog', max_cells=1.
     from au_jax import faces
     detect = faces.make_detector(detector, **prepare.DETECTOR_OPTIONS.get(detector, {}))
   errors, found = {g: [] for g in lm.GROUPS_49}, 0
+  aligned = []  # (detected, annotated) aligned points and the subject, per found face
   for record in picked:
     try:
       image = load_image_file(record.image_path)
@@ -76,28 +101,40 @@ def measure(manifest, images=300, aligned_size=200, detector='hog', max_cells=1.
     found += 1
     matrix = align.alignment_matrix(truth, aligned_size)
     points = lm.to_49(np.asarray(faces_found[0].landmarks68, np.float64))
-    pixels = np.linalg.norm(align.transform_points(points, matrix) -
-                            align.transform_points(truth, matrix), axis=1)
+    points, truth = (align.transform_points(p, matrix) for p in (points, truth))
+    aligned.append((points, truth, record.subject))
+    pixels = np.linalg.norm(points - truth, axis=1)
     for g, index in lm.GROUPS_49.items():
       errors[g].append(float(pixels[index].mean()) / CELL)
   if not found:
     raise DataError(f'{manifest}: the detector found no face in the {len(picked)} images')
   groups = {g: round(float(np.mean(v)), 3) for g, v in errors.items()}
+  detected, annotated, subjects = (np.array(v) if i < 2 else list(v)
+                                   for i, v in enumerate(zip(*aligned)))
+  kept = {g: retention(detected, annotated, subjects, index)
+          for g, index in lm.GROUPS_49.items()}
+  kept = {g: None if v is None else round(v, 3) for g, v in kept.items()}
+  keep = tuple(g for g, e in groups.items()
+               if e < max_cells and (kept[g] is None or kept[g] >= min_retention))
   return {'manifest': manifest, 'detector': detector, 'aligned_size': aligned_size,
           'measured': len(picked), 'found': found, 'max_cells': max_cells,
-          'groups': groups, 'keep': tuple(g for g, e in groups.items() if e < max_cells)}
+          'min_retention': min_retention, 'groups': groups, 'retention': kept,
+          'keep': keep}
 
 
 def run(args):
   result = measure(args.manifest, args.images, args.aligned_size, args.detector,
-                   args.max_cells)
-  print(f"{args.detector} found {result['found']} of {result['measured']} faces; mean "
-        f'landmark error per group, in heat-map cells ({CELL} aligned pixels):')
+                   args.max_cells, min_retention=args.min_retention)
+  print(f"{args.detector} found {result['found']} of {result['measured']} faces; per "
+        f'group the mean error in heat-map cells ({CELL} aligned pixels) and the '
+        'retention of the annotated motion:')
   for g, e in result['groups'].items():
-    print(f"  {g:<6} {e:6.2f}  {'keep' if g in result['keep'] else 'leave out'}")
+    r = result['retention'][g]
+    print(f"  {g:<6} {e:6.2f}  {'-' if r is None else f'{r:5.2f}'}  "
+          f"{'keep' if g in result['keep'] else 'leave out'}")
   if not result['keep']:
-    print(f'no group is under {args.max_cells} cells: this detector cannot supervise the '
-          'wild landmark path; consider another --detector')
+    print('no group passes: this detector cannot supervise the wild landmark path; '
+          'consider another --detector')
   else:
     print(f"--config.loss.target_landmark_groups=\"{result['keep']}\"")
   if args.out:

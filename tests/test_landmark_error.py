@@ -31,12 +31,46 @@ def shifted_brows(path, shift):
   return detect
 
 
+def frozen_brows(path, aligned_size):
+  """A detector exact but for the brows, which it leaves at their subject's mean
+  position in the aligned face: no error to speak of, and none of the motion."""
+  import cv2
+  from au_jax.geometry import align
+  from au_jax.geometry import landmarks as lm
+  records = manifest.read([path], None).records
+  matrices = {r.key: align.alignment_matrix(lm.to_49(r.landmarks), aligned_size)
+              for r in records}
+  aligned = {r.key: align.transform_points(np.asarray(r.landmarks, np.float64),
+                                           matrices[r.key]) for r in records}
+  means = {s: np.mean([aligned[r.key] for r in records if r.subject == s], 0)
+           for s in {r.subject for r in records}}
+  truths = {}
+  for r in records:
+    points = aligned[r.key].copy()
+    points[17:27] = means[r.subject][17:27]
+    back = cv2.invertAffineTransform(matrices[r.key])
+    truths[hashlib.sha1(load_image_file(r.image_path).tobytes()).hexdigest()] = (
+        align.transform_points(points, back))
+  return lambda image: [Detection((0, 0, 1, 1), 1.0, np.float32(
+      truths[hashlib.sha1(image.tobytes()).hexdigest()]))]
+
+
+def test_groups_that_do_not_follow_the_motion_are_left_out(tmp_path):
+  path = lab_manifest(tmp_path)
+  result = landmark_error.measure(path, images=8, aligned_size=72,
+                                  detect=frozen_brows(path, 72))
+  assert abs(result['retention']['brows']) < 0.02 and result['groups']['brows'] < 1.0
+  assert all(result['retention'][g] > 0.98 for g in ('nose', 'eyes', 'mouth'))
+  assert result['keep'] == ('nose', 'eyes', 'mouth')
+
+
 def test_groups_beyond_a_cell_are_left_out(tmp_path):
   path = lab_manifest(tmp_path)
   result = landmark_error.measure(path, images=5, aligned_size=72,
                                   detect=shifted_brows(path, 12.0))
   assert result['measured'] == 5 and result['found'] == 5
   assert result['groups']['brows'] > 1.0
+  assert result['retention']['brows'] > 0.5  # a shift in the image still follows the motion
   assert all(result['groups'][g] < 1e-3 for g in ('nose', 'eyes', 'mouth'))
   assert result['keep'] == ('nose', 'eyes', 'mouth')
   small = landmark_error.measure(path, images=5, aligned_size=72,
