@@ -110,6 +110,15 @@ COLUMNS = {
     'lab_own': _col("lab test F1, the source path's own statistics",
                     _value('source_test', path='source_labstats')),
     'minutes': _col('minutes per run', lambda r: r.seconds / 60, show='mean', digits=0),
+    # Scores of the run's own evaluation (the protocol's JSONs): wild test, its exact-
+    # landmark control and the lab test split.
+    'auc_own': _col('ROC-AUC', lambda r: compare.score(r, 'target_test', 'auc')),
+    'ap_own': _col('AP', lambda r: compare.score(r, 'target_test', 'ap')),
+    'tuned_own': _col('F1 at val. thresholds',
+                      lambda r: compare.score(r, 'target_test', 'f1_tuned')),
+    'control_auc': _col('control ROC-AUC',
+                        lambda r: compare.score(r, 'target_test_exact', 'auc')),
+    'lab_auc': _col('lab test ROC-AUC', lambda r: compare.score(r, 'source_test', 'auc')),
 }
 
 
@@ -227,6 +236,11 @@ def difference_table(name, baseline, metric='auc', rows=None):
   return compare_lib.differences_markdown_to(diffs, baseline, kept['samples'])
 
 
+def scores(name, row, metric='auc', split='target_test'):
+  """'68.4, 86.6, ...': a row's score of its own evaluation, seed by seed."""
+  return ', '.join(f'{compare.score(r, split, metric):.1f}' for r in _row(name, row).runs)
+
+
 def difference(name, baseline, row, metric='auc'):
   """'+5.1 [+1.2, +9.0]': a row's mean difference to `baseline` and its t interval."""
   d = next(d for d in load(name)[f'{baseline}/{metric}']['rows'] if d['row'] == row)
@@ -236,7 +250,7 @@ def difference(name, baseline, row, metric='auc'):
 NAMESPACE = {f.__name__: f for f in (f1, mean, std, diff, table, value, load, landmark_table,
                                       landmarks, pseudo_quality_table, rows, missing, probe,
                                       adabn, crossval_table, difference_table,
-                                      difference)}
+                                      difference, scores)}
 
 
 def render(text, where='template'):
