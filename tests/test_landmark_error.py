@@ -62,6 +62,8 @@ def test_groups_that_do_not_follow_the_motion_are_left_out(tmp_path):
   assert abs(result['retention']['brows']) < 0.02 and result['groups']['brows'] < 1.0
   assert all(result['retention'][g] > 0.98 for g in ('nose', 'eyes', 'mouth'))
   assert result['keep'] == ('nose', 'eyes', 'mouth')
+  # Over all 49 points: the brows' 10 points keep nothing, the others all of it.
+  assert 0.5 < result['retention_all'] < 0.98
 
 
 def test_groups_beyond_a_cell_are_left_out(tmp_path):
