@@ -2,7 +2,8 @@
 # How good a detector the method needs (docs/results.md): SynthAU's calibrated detector
 # (`au-jax synth --calibrate R`: the true neutral shape + R x the true AU motion + dlib's
 # measured error per landmark group, faces missed at dlib's recall) at R = 0.25, 0.5
-# and 0.75, between dlib itself (benchmarks/queue_protocol.sh) and exact points.
+# and 0.75, and exact points (level "exact": the same faces with their true landmarks),
+# beside dlib itself (benchmarks/queue_protocol.sh).
 # Rows source_only, A, default and the best route at dlib's setting (default+direct,
 # benchmarks/queue_routes.sh), 3 seeds each, with the protocol of queue_protocol.sh.
 # Needs the protocol's data set (queue_protocol.sh makes it). Resumable:
@@ -13,8 +14,15 @@ cd "$(dirname "$0")/.."
 
 DATA=data/synthau_protocol
 PREPARED=data/prepared_protocol
-LEVELS=(0.25 0.50 0.75)
+LEVELS=(0.25 0.50 0.75 exact)
 for R in "${LEVELS[@]}"; do
+  if [ "$R" = exact ]; then
+    if [ ! -d "$PREPARED/synthau_wild_exact" ]; then
+      au-jax prepare --format manifest --input "$DATA/wild/manifest.csv" \
+          --output "$PREPARED" --name synthau_wild_exact --aligned-size 72 --quiet
+    fi
+    continue
+  fi
   if [ ! -f "$DATA/wild/manifest_calibrated_r$R.csv" ]; then
     au-jax synth --output "$DATA" --preset small --seed 0 --calibrate "$R"
   fi
@@ -26,18 +34,22 @@ for R in "${LEVELS[@]}"; do
 done
 
 protocol() {  # the arguments of every run at level $1
+  local name="synthau_wild_calibrated_r${1/./}"
+  [ "$1" = exact ] && name=synthau_wild_exact
   echo --data "$PREPARED" --workroot "runs/calibrated_r$1" \
-      --out "benchmarks/table7_calibrated_r$1.json" \
-      --set "data.target=synthau_wild_calibrated_r${1/./}"
+      --out "benchmarks/table7_calibrated_r$1.json" --set "data.target=$name"
 }
-SPLITS="data.target_eval_splits=('validation','test','test_exact')"
+splits() {  # the exact level has no control split: all its points are exact
+  if [ "$1" = exact ]; then echo "data.target_eval_splits=('validation','test')"
+  else echo "data.target_eval_splits=('validation','test','test_exact')"; fi
+}
 for SEED in 0 1 2; do
   for R in "${LEVELS[@]}"; do
     # shellcheck disable=SC2046
-    python benchmarks/table7.py $(protocol "$R") --set "$SPLITS" \
+    python benchmarks/table7.py $(protocol "$R") --set "$(splits "$R")" \
         --rows source_only A default --seeds "$SEED"
     # shellcheck disable=SC2046
-    python benchmarks/table7.py $(protocol "$R") --set "$SPLITS" --rows default \
+    python benchmarks/table7.py $(protocol "$R") --set "$(splits "$R")" --rows default \
         --tag direct --seeds "$SEED" --set model.target_path=direct \
         --set model.share_feature_encoder=True
   done
