@@ -59,3 +59,4 @@ for R in "${LEVELS[@]}"; do
   python benchmarks/table7.py $(protocol "$R") --summary-only --baseline source_only \
       --save-differences "benchmarks/table7_calibrated_r${R}_differences.json"
 done
+python benchmarks/plot_calibrated.py  # docs/calibrated_detector.png and each row's R*
