@@ -236,6 +236,14 @@ def difference_table(name, baseline, metric='auc', rows=None):
   return compare_lib.differences_markdown_to(diffs, baseline, kept['samples'])
 
 
+def score(name, row, metric='auc', split='target_test'):
+  """'90.5 ± 0.5': a row's score of its own evaluation (auc, ap, f1_tuned, f1), mean ±
+  population std over its seeds."""
+  values = [compare.score(r, split, metric) for r in _row(name, row).runs]
+  return (f'{values[0]:.1f}' if len(values) == 1
+          else f'{np.mean(values):.1f} ± {np.std(values):.1f}')
+
+
 def scores(name, row, metric='auc', split='target_test'):
   """'68.4, 86.6, ...': a row's score of its own evaluation, seed by seed."""
   return ', '.join(f'{compare.score(r, split, metric):.1f}' for r in _row(name, row).runs)
@@ -250,7 +258,7 @@ def difference(name, baseline, row, metric='auc'):
 NAMESPACE = {f.__name__: f for f in (f1, mean, std, diff, table, value, load, landmark_table,
                                       landmarks, pseudo_quality_table, rows, missing, probe,
                                       adabn, crossval_table, difference_table,
-                                      difference, scores)}
+                                      difference, scores, score)}
 
 
 def render(text, where='template'):
