@@ -4,8 +4,10 @@
 # measured error per landmark group, faces missed at dlib's recall) at R = 0.25, 0.5
 # and 0.75, and exact points (level "exact": the same faces with their true landmarks),
 # beside dlib itself (benchmarks/queue_protocol.sh).
-# Rows source_only, A, default and the best route at dlib's setting (default+direct,
-# benchmarks/queue_routes.sh), 3 seeds each, with the protocol of queue_protocol.sh.
+# Rows source_only, A, default (configs/default.py: one E_f, the direct path, the best
+# route at dlib's setting) and default+reconstruction (the same with two extractors and
+# the reconstruction path, the earlier default), 3 seeds each, with the protocol of
+# queue_protocol.sh.
 # Needs the protocol's data set (queue_protocol.sh makes it). Resumable:
 #
 #   nohup bash benchmarks/queue_calibrated.sh > runs/calibrated.log 2>&1 &
@@ -50,8 +52,8 @@ for SEED in 0 1 2; do
         --rows source_only A default --seeds "$SEED"
     # shellcheck disable=SC2046
     python benchmarks/table7.py $(protocol "$R") --set "$(splits "$R")" --rows default \
-        --tag direct --seeds "$SEED" --set model.target_path=direct \
-        --set model.share_feature_encoder=True
+        --tag reconstruction --seeds "$SEED" --set model.target_path=reconstruction \
+        --set model.share_feature_encoder=False
   done
 done
 for R in "${LEVELS[@]}"; do

@@ -142,6 +142,7 @@ def main():
       if row == 'default':
         config.loss.target_heatmaps = shipped['target_heatmaps']
         config.model.share_feature_encoder = shipped['share_feature_encoder']
+        config.model.target_path = shipped['target_path']
         config.train.source_path_statistics = shipped['source_path_statistics']
         config.loss.heatmap_targets = shipped['heatmap_targets']
       # Set here, whatever configs/synthetic.py says, so that a row name means one setting.
@@ -229,7 +230,8 @@ def default_choices():
           'target_path_statistics': c.train.target_path_statistics,
           'source_path_statistics': c.train.source_path_statistics,
           'heatmap_targets': c.loss.heatmap_targets,
-          'share_feature_encoder': c.model.share_feature_encoder}
+          'share_feature_encoder': c.model.share_feature_encoder,
+          'target_path': c.model.target_path}
 
 
 def all_positive_f1(data_dir, config_path, overrides=()):

@@ -12,4 +12,5 @@ from configs import bp4d_emotionet
 def get_config():
   c = bp4d_emotionet.get_config()
   c.ablation = 'A'
+  c.model.target_path = 'reconstruction'  # ADLD's test path, whatever default.py ships
   return c

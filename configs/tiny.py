@@ -24,4 +24,8 @@ def get_config():
   c.loss.target_heatmaps = 'branch'
   c.train.target_path_statistics = 'mixed'
   c.train.source_path_statistics = 'mixed'
+  # The paper's graph (two extractors, the reconstruction path), whatever
+  # configs/default.py ships.
+  c.model.share_feature_encoder = False
+  c.model.target_path = 'reconstruction'
   return c

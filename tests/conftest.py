@@ -72,11 +72,13 @@ def tiny_config():
 
 
 def paper_structure(name):
-  """A config file's config with every module of the paper: two feature extractors
-  (the default, set explicitly so these structure tests keep E_f^t whatever the config)."""
+  """A config file's config with every module of the paper: two feature extractors and
+  the reconstruction path (set explicitly, so these structure tests keep E_f^t whatever
+  the config ships)."""
   from au_jax import config_lib
   config = config_lib.load_config(os.path.join(REPO, 'configs', name))
   config.model.share_feature_encoder = False
+  config.model.target_path = 'reconstruction'
   return config_lib.prepare_config(config)
 
 

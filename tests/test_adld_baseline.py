@@ -42,6 +42,7 @@ def test_adld_baseline_config_is_row_a():
   c = config_lib.prepare_config(config_lib.load_config(
       os.path.join(REPO, 'configs', 'adld_baseline.py')))
   assert c.ablation == 'A' and c.model.share_feature_encoder
+  assert c.model.target_path == 'reconstruction'  # ADLD's test path
   # ADLD's three optimisers: generation (G_b, G) and discrimination at 5e-5 with betas
   # (0.5, 0.9), task (E_f, E_l, E_au) at 1e-4 with (0.95, 0.999).
   g = c.stage2.groups
