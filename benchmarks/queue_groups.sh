@@ -7,6 +7,7 @@
 # truth. 5 seeds, the protocol of queue_protocol.sh, into the same JSON. Resumable:
 #
 #   nohup bash benchmarks/queue_groups.sh > runs/groups.log 2>&1 &
+# (KEEP, not GROUPS: bash ignores an assignment to GROUPS and returns an error.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +16,8 @@ if [ ! -f "$MEASURED" ]; then
   au-jax landmark-error --manifest data/synthau_protocol/lab/manifest.csv \
       --aligned-size 72 --images 300 --out "$MEASURED"
 fi
-GROUPS=$(python -c "import json; print(tuple(json.load(open('$MEASURED'))['keep']))")
-if [ "$GROUPS" = "('brows', 'nose', 'eyes', 'mouth')" ]; then
+KEEP=$(python -c "import json; print(tuple(json.load(open('$MEASURED'))['keep']))")
+if [ "$KEEP" = "('brows', 'nose', 'eyes', 'mouth')" ]; then
   echo "dlib is under a heat-map cell on every group of the lab domain: nothing to leave out"
   exit 0
 fi
@@ -27,7 +28,7 @@ PROTOCOL=(--data data/prepared_protocol --workroot runs/protocol
 for SEED in 0 1 2 3 4; do
   python benchmarks/table7.py "${PROTOCOL[@]}" --rows default --tag direct+groups \
       --seeds "$SEED" --set model.target_path=direct --set model.share_feature_encoder=True \
-      --set "loss.target_landmark_groups=$GROUPS"
+      --set "loss.target_landmark_groups=$KEEP"
 done
 for BASE in source_only source_only+AdaBN; do
   for METRIC in auc f1_tuned; do
