@@ -18,12 +18,14 @@ A group is kept when its error is under `--max-cells` and its retention at least
 `--config.loss.target_landmark_groups` (docs/method.md §11).
 """
 
+import argparse
 import json
 import sys
 
 import numpy as np
 
 from data_pipelines.errors import DataError
+from data_pipelines.prepare import DETECTORS
 
 CELL = 4  # aligned-crop pixels per heat-map cell (d = l / 4, Eq. 2)
 
@@ -33,7 +35,7 @@ def add_parser(subparsers):
       'landmark-error',
       help="a face detector's landmark error per group on a labelled manifest",
       description=__doc__.split('\n\n', 1)[1],
-      formatter_class=__import__('argparse').RawDescriptionHelpFormatter)
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--manifest', required=True,
                       help='manifest CSV with landmark columns (the labelled domain; '
                            'docs/method.md §8)')
@@ -41,7 +43,7 @@ def add_parser(subparsers):
                       help='rows to measure, evenly spread (default: %(default)s)')
   parser.add_argument('--aligned-size', type=int, default=200,
                       help="prepare's --aligned-size (default: %(default)s)")
-  parser.add_argument('--detector', default='hog', choices=('hog', 'cnn', 'blazeface', 'auto'),
+  parser.add_argument('--detector', default='hog', choices=DETECTORS,
                       help="the detector of prepare --detect-landmarks (default: hog)")
   parser.add_argument('--max-cells', type=float, default=1.0,
                       help='keep groups whose mean error is under this many heat-map '
@@ -110,8 +112,9 @@ def measure(manifest, images=300, aligned_size=200, detector='hog', max_cells=1.
   if not found:
     raise DataError(f'{manifest}: the detector found no face in the {len(picked)} images')
   groups = {g: round(float(np.mean(v)), 3) for g, v in errors.items()}
-  detected, annotated, subjects = (np.array(v) if i < 2 else list(v)
-                                   for i, v in enumerate(zip(*aligned)))
+  detected = np.array([points for points, _, _ in aligned])
+  annotated = np.array([truth for _, truth, _ in aligned])
+  subjects = [subject for _, _, subject in aligned]
   kept = {g: retention(detected, annotated, subjects, index)
           for g, index in lm.GROUPS_49.items()}
   kept = {g: None if v is None else round(v, 3) for g, v in kept.items()}

@@ -18,6 +18,7 @@ from data_pipelines.readers import FORMATS, ReadOptions
 # needs no CNN pass for group photos.
 DETECTOR_OPTIONS = {'hog': {'upsample': 1, 'min_score': 0.0},
                     'auto': {'min_score': 0.0, 'group': None}}
+DETECTORS = ('hog', 'cnn', 'blazeface', 'auto')  # --detector's choices
 
 DESCRIPTION = """\
 Read a data set in its distributed layout (or a manifest CSV), align every face on
@@ -100,7 +101,7 @@ def add_arguments(parser):
                            "instead of the given landmarks; images without a face are "
                            "skipped; the largest face is used")
   parser.add_argument('--detector', default='hog',
-                      choices=('hog', 'cnn', 'blazeface', 'auto'),
+                      choices=DETECTORS,
                       help="with --detect-landmarks, the face detector: hog (dlib's HOG "
                            "at upsample 1 and score 0, default), cnn (dlib's MMOD CNN, "
                            'finds turned and occluded faces, ~50x slower), blazeface '
@@ -203,8 +204,10 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
                             subject_folds=subject_folds)
 
   # Started before TensorFlow is imported and the builder set up, which they overlap.
-  runner = _start_workers(plan, output, name, aligned_size, detect_landmarks, detect,
-                          workers, overwrite, beam_options)
+  from data_pipelines import process  # pylint: disable=g-import-not-at-top
+  process_options = process.ProcessOptions(aligned_size, bool(detect_landmarks))
+  runner = _start_workers(plan, output, name, process_options, detect, workers, overwrite,
+                          beam_options)
   try:
     _quiet_tensorflow()
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
@@ -227,7 +230,7 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
         'pseudo_labels': pseudo_labels and process.path_identity(pseudo_labels)}
     config = builder_lib.AlignedFacesConfig(
         name=name, description=f'{fmt} data set prepared by au-jax prepare', plan=plan,
-        options=process.ProcessOptions(aligned_size, bool(detect_landmarks)), extra=extra,
+        options=process_options, extra=extra,
         detect=detect, workers=workers, progress=progress, cache_key=cache_key,
         beam=beam_options is not None, runner=runner)
     builder = builder_lib.AlignedFaces(data_dir=output, config=config)
@@ -256,13 +259,11 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
       runner.close(cancel=True)  # Closed already, unless the set-up failed.
 
 
-def _start_workers(plan, output, name, aligned_size, detect_landmarks, detect, workers,
-                   overwrite, beam_options):
+def _start_workers(plan, output, name, options, detect, workers, overwrite, beam_options):
   """The local worker processes, started; None for Beam, one chunk, or a data set
   that is already prepared."""
   from data_pipelines import metadata as meta  # pylint: disable=g-import-not-at-top
   from data_pipelines import parallel  # pylint: disable=g-import-not-at-top
-  from data_pipelines import process  # pylint: disable=g-import-not-at-top
   if beam_options is not None or parallel.worker_count(workers, plan.splits) <= 1:
     return None
   if not overwrite:
@@ -271,7 +272,6 @@ def _start_workers(plan, output, name, aligned_size, detect_landmarks, detect, w
       return None  # Kept as it is.
     except DataError:
       pass
-  options = process.ProcessOptions(aligned_size, bool(detect_landmarks))
   runner = parallel.make_runner(options, detect, workers, plan.splits)
   return runner.start()
 

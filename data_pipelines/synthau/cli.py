@@ -4,6 +4,7 @@ import argparse
 import os
 import sys
 
+from data_pipelines.prepare import DETECTORS
 from data_pipelines.synthau.presets import (DEFAULT_LAB_IMAGES, DEFAULT_LAB_SUBJECTS,
                                             DEFAULT_WILD_IMAGES, PRESETS,
                                             PROTOCOL_WILD_TEST)
@@ -57,7 +58,7 @@ def add_parser(subparsers):
                            'row, as for EmotioNet), and the test faces again with exact '
                            'landmarks as split test_exact (a control); recall and error '
                            'per split go to wild/detected.json (needs the faces extra)')
-  parser.add_argument('--detector', default='hog', choices=('hog', 'cnn', 'blazeface', 'auto'),
+  parser.add_argument('--detector', default='hog', choices=DETECTORS,
                       help='face detector of --detect-wild-landmarks (default: %(default)s, '
                            "prepare's)")
   parser.add_argument('--calibrate', type=float, nargs='+', metavar='R', default=None,

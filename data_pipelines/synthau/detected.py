@@ -87,6 +87,31 @@ class ErrorStats:
             'group_error': {g: mean(v) for g, v in self.groups.items()}}
 
 
+def control_rows(body, split_col, control):
+  """The test rows again, with their exact points, under the split name `control`."""
+  rows = [list(r) for r in body if r[split_col] == 'test'] if control else []
+  for r in rows:
+    r[split_col] = control
+  return rows
+
+
+def write_landmarks(folder, name, header, rows, control, info):
+  """Writes FOLDER/NAME.csv (atomically: whole or absent) with the control rows after
+  `rows`, and `info` with the control's description as FOLDER/<json name>; returns
+  {'manifest': path, **info}."""
+  json_name = info.pop('json_name')
+  target = os.path.join(folder, f'{name}.csv')
+  with open(target + '.tmp', 'w', newline='') as f:
+    csv.writer(f, lineterminator='\n').writerows([header] + rows + control)
+  os.replace(target + '.tmp', target)
+  info['control'] = ({'split': control[0][header.index('split')], 'of': 'test',
+                      'faces': len(control), 'landmarks': 'exact'} if control else None)
+  with open(os.path.join(folder, json_name), 'w') as f:
+    json.dump(info, f, indent=1)
+    f.write('\n')
+  return {'manifest': target, **info}
+
+
 def detect_wild(out_dir, detector='hog', splits=SPLITS, control=CONTROL, progress=False):
   """Writes OUT/wild/manifest_detected.csv and OUT/wild/detected.json; returns the stats.
 
@@ -104,12 +129,9 @@ def detect_wild(out_dir, detector='hog', splits=SPLITS, control=CONTROL, progres
   header, body = rows[0], rows[1:]
   first = header.index('x1')
   split_col = header.index('split')
-  exact_test = [list(r) for r in body if r[split_col] == 'test']
-  if control:
-    if any(r[split_col] == control for r in body):
-      raise OSError(f'{source}: already has a {control!r} split')
-    for r in exact_test:
-      r[split_col] = control
+  if control and any(r[split_col] == control for r in body):
+    raise OSError(f'{source}: already has a {control!r} split')
+  exact_test = control_rows(body, split_col, control)
   detect = make_detector(detector)
   stats = {s: ErrorStats() for s in splits}
   todo = [r for r in body if r[split_col] in splits]
@@ -124,20 +146,11 @@ def detect_wild(out_dir, detector='hog', splits=SPLITS, control=CONTROL, progres
       row[first:first + 136] = ([''] * 136 if points is None
                                 else [f'{v:.3f}' for v in points.reshape(-1)])
       bar.update(1)
-  target = os.path.join(folder, 'manifest_detected.csv')
-  with open(target + '.tmp', 'w', newline='') as f:
-    csv.writer(f, lineterminator='\n').writerows(
-        [header] + body + (exact_test if control else []))
-  os.replace(target + '.tmp', target)
-  info = {'detector': detector, 'options': DETECTOR_OPTIONS.get(detector, {}),
-          'splits': {s: stats[s].summary() for s in splits},
-          'exact_splits': sorted({r[split_col] for r in body} - set(splits)),
-          'control': ({'split': control, 'of': 'test', 'faces': len(exact_test),
-                       'landmarks': 'exact'} if control else None)}
-  with open(os.path.join(folder, 'detected.json'), 'w') as f:
-    json.dump(info, f, indent=1)
-    f.write('\n')
-  return {'manifest': target, **info}
+  return write_landmarks(folder, 'manifest_detected', header, body, exact_test, {
+      'json_name': 'detected.json', 'detector': detector,
+      'options': DETECTOR_OPTIONS.get(detector, {}),
+      'splits': {s: stats[s].summary() for s in splits},
+      'exact_splits': sorted({r[split_col] for r in body} - set(splits))})
 
 
 def retention(moves):
@@ -317,20 +330,9 @@ def calibrate_wild(out_dir, motion, noise_seed=0, splits=SPLITS, control=CONTROL
       row[first:first + 136] = ([''] * 136 if points is None
                                 else [f'{v:.3f}' for v in points.reshape(-1)])
     out_rows.append(row)
-  exact_test = [list(r) for r in body if r[split_col] == 'test']
-  for r in exact_test:
-    r[split_col] = control
   name = f'manifest_calibrated_r{motion:.2f}'
-  target = os.path.join(folder, f'{name}.csv')
-  with open(target + '.tmp', 'w', newline='') as f:
-    csv.writer(f, lineterminator='\n').writerows(
-        [header] + out_rows + (exact_test if control else []))
-  os.replace(target + '.tmp', target)
-  info = {'motion': motion, 'noise_seed': noise_seed, 'dlib_noise': noise,
-          'splits': {s: stats[s].summary() for s in splits},
-          'control': ({'split': control, 'of': 'test', 'faces': len(exact_test),
-                       'landmarks': 'exact'} if control else None)}
-  with open(os.path.join(folder, f'{name}.json'), 'w') as f:
-    json.dump(info, f, indent=1)
-    f.write('\n')
-  return {'manifest': target, **info}
+  return write_landmarks(folder, name, header, out_rows,
+                         control_rows(body, split_col, control), {
+                             'json_name': f'{name}.json', 'motion': motion,
+                             'noise_seed': noise_seed, 'dlib_noise': noise,
+                             'splits': {s: stats[s].summary() for s in splits}})
