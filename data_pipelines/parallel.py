@@ -89,11 +89,9 @@ def worker_count(workers, splits):
 
 
 def make_runner(options, detect, workers, splits):
-  """The ChunkRunner of a plan's `splits`, with worker_count(workers, splits) workers."""
-  workers = worker_count(workers, splits)
-  if workers <= 1 and isinstance(detect, DetectorSpec):
-    detect = detect.build()
-  return ChunkRunner(options, detect, workers)
+  """The ChunkRunner of a plan's `splits`, with worker_count(workers, splits) workers
+  (with one, ChunkRunner builds a DetectorSpec here)."""
+  return ChunkRunner(options, detect, worker_count(workers, splits))
 
 
 class ChunkRunner:
