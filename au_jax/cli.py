@@ -2,31 +2,34 @@
 `au-jax --help` is instant and one subcommand's heavy imports never slow another.
 
 A subcommand module provides `add_parser(subparsers)`, registering itself with
-`set_defaults(func=run)`, and `run(args) -> int`.
+`set_defaults(func=run)`, and `run(args) -> int`. The modules are the installed package's
+`au_jax.commands` entry points (setup.py's SUBCOMMANDS, in `--help`'s order): the data
+commands live in `data_pipelines`, which builds on au_jax, so au_jax names them only
+through the package's metadata.
 """
 
 import argparse
-import importlib
+from importlib import metadata
 import logging
 import os
 import sys
 
 from au_jax import errors
 
-# name -> module; the order is the order of `au-jax --help`.
-SUBCOMMANDS = {
-    'demo': 'au_jax.commands.demo',
-    'synth': 'data_pipelines.synthau.cli',
-    'prepare': 'data_pipelines.prepare',
-    'landmark-error': 'data_pipelines.landmark_error',
-    'train': 'au_jax.commands.train',
-    'crossval': 'au_jax.commands.crossval',
-    'evaluate': 'au_jax.commands.evaluate',
-    'predict': 'au_jax.commands.predict',
-    'export': 'au_jax.commands.export',
-    'compare': 'au_jax.commands.compare',
-    'summary': 'au_jax.commands.summary',
-}
+GROUP = 'au_jax.commands'
+# `au-jax --help`'s order: the workflow's (entry points come back sorted by name).
+ORDER = ('demo', 'synth', 'prepare', 'landmark-error', 'train', 'crossval', 'evaluate',
+         'predict', 'export', 'compare', 'summary')
+
+
+def subcommands():
+  """The registered subcommands (importlib.metadata EntryPoints), in ORDER."""
+  found = metadata.entry_points(group=GROUP)
+  if not found:
+    raise SystemExit("au-jax: no subcommands are registered; install the package from the "
+                     "repository's root with: pip install -e .")
+  rank = {name: i for i, name in enumerate(ORDER)}
+  return sorted(found, key=lambda e: (rank.get(e.name, len(ORDER)), e.name))
 
 
 def quiet_libraries():
@@ -53,8 +56,8 @@ def build_parser():
                       help="keep TensorFlow's, XLA's and absl's own log lines")
   subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
   subparsers.required = True
-  for module in SUBCOMMANDS.values():
-    importlib.import_module(module).add_parser(subparsers)
+  for entry in subcommands():
+    entry.load().add_parser(subparsers)
   return parser
 
 

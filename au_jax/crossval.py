@@ -21,6 +21,7 @@ import ml_collections
 import numpy as np
 
 from au_jax import config_lib
+from au_jax.errors import DataError
 from au_jax import paths
 
 FILES = ('crossval.md', 'crossval.csv', 'crossval.json')
@@ -28,8 +29,7 @@ FILES = ('crossval.md', 'crossval.csv', 'crossval.json')
 
 def count_folds(config):
   """The number of subject folds of the source data set (fold0..fold{k-1})."""
-  from data_pipelines import metadata  # pylint: disable=g-import-not-at-top
-  from data_pipelines.errors import DataError  # pylint: disable=g-import-not-at-top
+  from au_jax import metadata  # pylint: disable=g-import-not-at-top
   info = metadata.load_metadata(config.data.data_dir, config.data.source)
   folds = sorted(int(m.group(1)) for s in info.splits if (m := re.fullmatch(r'fold(\d+)', s)))
   if len(folds) < 2:

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from au_jax import losses
+from au_jax.errors import DataError
 
 
 def normalise_images(images):
@@ -45,8 +46,7 @@ class PreparedData:
   """Reads the data sets written by `au-jax prepare` (docs/method.md §5) with the tf.data pipeline."""
 
   def __init__(self, config, process_index=0, process_count=1):
-    from data_pipelines import input_pipeline, metadata  # pylint: disable=g-import-not-at-top
-    from data_pipelines.errors import DataError  # pylint: disable=g-import-not-at-top
+    from au_jax import input_pipeline, metadata  # pylint: disable=g-import-not-at-top
     self._pipeline = input_pipeline
     d = config.data
     if not d.data_dir:

@@ -16,6 +16,11 @@ class UserError(Exception):
   work, a face that is not found."""
 
 
+class DataError(UserError):
+  """A data set that cannot be read or prepared: a missing file, a malformed row, an
+  impossible request. The message names the file (and row) at fault."""
+
+
 class InputError(UserError, ValueError):
   """A wrong path, image, run or option given to a command; the message says which."""
 

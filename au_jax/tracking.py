@@ -17,12 +17,7 @@ import dataclasses
 
 import numpy as np
 
-_LEFT_EYE, _RIGHT_EYE = slice(36, 42), slice(42, 48)
-
-
-def eye_distance(landmarks68):
-  points = np.asarray(landmarks68, np.float64)
-  return float(np.linalg.norm(points[_RIGHT_EYE].mean(0) - points[_LEFT_EYE].mean(0)))
+from au_jax.geometry import landmarks as lm
 
 
 def iou(a, b):
@@ -37,7 +32,7 @@ def iou(a, b):
 def landmark_distance(a, b):
   """Mean distance between two (68, 2) landmark sets, in inter-ocular distances of `a`."""
   a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-  return float(np.linalg.norm(a - b, axis=1).mean() / max(eye_distance(a), 1e-6))
+  return float(np.linalg.norm(a - b, axis=1).mean() / max(lm.inter_ocular_distance(a), 1e-6))
 
 
 @dataclasses.dataclass
@@ -61,7 +56,7 @@ class Track:
 
 def _centre_scale(landmarks68):
   points = np.asarray(landmarks68, np.float64)
-  return points.mean(0), max(eye_distance(points), 1e-6)
+  return points.mean(0), max(float(lm.inter_ocular_distance(points)), 1e-6)
 
 
 def box_offset(box, landmarks68):

@@ -15,10 +15,6 @@ import argparse
 import functools
 import json
 import os
-import sys
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 
 def peak_memory_mib():

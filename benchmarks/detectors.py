@@ -34,13 +34,14 @@ import sys
 import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import cv2  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from au_jax import errors  # pylint: disable=g-import-not-at-top,wrong-import-position
 from au_jax import faces  # pylint: disable=g-import-not-at-top,wrong-import-position
+from au_jax import metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
+from au_jax.geometry import landmarks as lm  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # name -> (detector name, options)
 DETECTORS = {
@@ -64,7 +65,7 @@ def _transform(points, matrix):
 def sunglasses(image, points):
   """Dark lenses on both eyes, a bridge and the temples."""
   out = image.copy()
-  eyes = [points[36:42].mean(0), points[42:48].mean(0)]
+  eyes = lm.eye_centres(np.asarray(points, np.float64))
   width = np.linalg.norm(points[39] - points[36])
   tilt = np.degrees(np.arctan2(*(eyes[1] - eyes[0])[::-1]))
   frame = (15, 15, 20)
@@ -241,8 +242,7 @@ def match(detections, truths):
 
 
 def nme(points, truth):
-  iod = np.linalg.norm(truth[36:42].mean(0) - truth[42:48].mean(0))
-  return float(np.linalg.norm(points - truth, axis=1).mean() / iod)
+  return float(metrics.landmark_errors(points[None], truth[None])[0])
 
 
 def run(detector, scenes, landmark_error=False):

@@ -22,14 +22,12 @@ import argparse
 import datetime
 import json
 import os
-import sys
 import tempfile
 import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -50,7 +48,7 @@ def prepared(tmp, images):
 
 
 def stream(data_dir, **kwargs):
-  from data_pipelines import input_pipeline  # pylint: disable=g-import-not-at-top
+  from au_jax import input_pipeline  # pylint: disable=g-import-not-at-top
   return input_pipeline.create_dataset(data_dir, 'bench', 'train', global_batch_size=BATCH,
                                        train=True, seed=0, crop_size=CROP, **kwargs)
 
@@ -63,7 +61,7 @@ def first_batch_seconds(make):
 
 def measure_resume(data_dir, steps, before_steps):
   out = {'batch': BATCH, 'crop': CROP, 'aligned': ALIGNED, 'after_s': {}, 'before_s': {}}
-  from data_pipelines import input_pipeline  # pylint: disable=g-import-not-at-top
+  from au_jax import input_pipeline  # pylint: disable=g-import-not-at-top
   n = input_pipeline.num_examples(data_dir, 'bench', 'train')
   out.update(examples=n, records_skipped_after={
       str(k): (k * BATCH) % n for k in steps}, decoded_skipped_before={

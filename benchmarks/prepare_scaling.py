@@ -241,7 +241,6 @@ def main(argv=None):
       json.dump(out, f, indent=1)
     return print(json.dumps(out['estimated_hours'], indent=1))
 
-  sys.path.insert(0, REPO)
   from data_pipelines import parallel  # pylint: disable=g-import-not-at-top
   if args.checks_only:
     with open(args.out) as f:

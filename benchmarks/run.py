@@ -45,7 +45,6 @@ os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -249,7 +248,8 @@ def measure_pipeline(presets, images, batches):
   """`prepare` images/s and input-pipeline batches/s at each preset's sizes."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.set_visible_devices([], 'GPU')  # tf.data only; the accelerators are JAX's
-  from data_pipelines import benchmark, input_pipeline, prepare  # pylint: disable=g-import-not-at-top
+  from au_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  from data_pipelines import benchmark, prepare  # pylint: disable=g-import-not-at-top
   out = {}
   with tempfile.TemporaryDirectory() as tmp:
     manifest = benchmark.write_images(os.path.join(tmp, 'raw'), images, 480, 640)

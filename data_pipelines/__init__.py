@@ -1,29 +1,9 @@
-"""Data pipelines: raw data set layouts -> aligned TFDS data -> tf.data batches.
+"""Data pipelines: raw data set layouts -> similarity-aligned TFDS data sets.
 
-Heavy modules (TensorFlow) load on first use, so that `au-jax --help` stays fast:
-
-  from data_pipelines import load_metadata, create_dataset
+`au-jax prepare` (prepare.py) reads BP4D, DISFA, EmotioNet or a manifest (readers/),
+detects or reads landmarks, aligns each face (process.py) and writes a TFDS data set with
+its metadata.json (builder.py). SynthAU (synthau/) draws the embedded lab -> wild data set.
+The package builds on `au_jax` (geometry, face detectors, errors, paths) and never the
+other way: training reads what is written here through `au_jax.input_pipeline` and
+`au_jax.metadata`.
 """
-
-import importlib
-
-from data_pipelines.errors import DataError
-
-_LAZY = {
-    'load_metadata': 'data_pipelines.metadata',
-    'DatasetMetadata': 'data_pipelines.metadata',
-    'fold_split': 'data_pipelines.metadata',
-    'create_dataset': 'data_pipelines.input_pipeline',
-    'target_iterator': 'data_pipelines.input_pipeline',
-    'num_examples': 'data_pipelines.input_pipeline',
-    'steps_per_epoch': 'data_pipelines.input_pipeline',
-    'eval_steps': 'data_pipelines.input_pipeline',
-}
-
-__all__ = ['DataError', *_LAZY]
-
-
-def __getattr__(name):
-  if name in _LAZY:
-    return getattr(importlib.import_module(_LAZY[name]), name)
-  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

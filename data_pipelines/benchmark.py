@@ -40,7 +40,8 @@ def main(argv=None):
   parser.add_argument('--workers', type=int, default=min(4, os.cpu_count() or 1))
   args = parser.parse_args(argv)
 
-  from data_pipelines import input_pipeline, prepare  # pylint: disable=g-import-not-at-top
+  from au_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  from data_pipelines import prepare  # pylint: disable=g-import-not-at-top
   with tempfile.TemporaryDirectory() as tmp:
     manifest = write_images(os.path.join(tmp, 'raw'), args.images, args.height, args.width)
     start = time.perf_counter()

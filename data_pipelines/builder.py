@@ -17,10 +17,10 @@ import tensorflow_datasets as tfds
 from tqdm import tqdm
 
 from au_jax.geometry import landmarks as lm
-from data_pipelines import metadata as meta
+from au_jax import metadata as meta
 from data_pipelines import parallel
 from data_pipelines import process
-from data_pipelines.errors import DataError
+from au_jax.errors import DataError
 from data_pipelines.plan import Plan
 
 CACHE_DIR = '.prepare_cache'

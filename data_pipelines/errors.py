@@ -1,15 +1,8 @@
-"""The one exception type of the data pipelines.
+"""The one exception of the data pipelines that is not a user error.
 
-The CLI prints `au-jax prepare: error: <message>` for it and exits with status 2, so a
-message must fit on one line and name the file (and row) at fault.
+A bad input is `au_jax.errors.DataError` (one line from the CLI); a record that cannot be
+used is skipped and counted, not fatal.
 """
-
-
-from au_jax.errors import UserError
-
-
-class DataError(UserError):
-  """Bad user input: a missing file, a malformed row, an impossible request."""
 
 
 class SkipRecord(Exception):

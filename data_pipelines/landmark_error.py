@@ -24,7 +24,7 @@ import sys
 
 import numpy as np
 
-from data_pipelines.errors import DataError
+from au_jax.errors import DataError
 from data_pipelines.prepare import DETECTORS
 
 CELL = 4  # aligned-crop pixels per heat-map cell (d = l / 4, Eq. 2)

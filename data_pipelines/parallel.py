@@ -23,7 +23,7 @@ import multiprocessing
 import os
 
 from data_pipelines import process
-from data_pipelines.errors import DataError
+from au_jax.errors import DataError
 from data_pipelines.records import ImageLoader
 
 AHEAD = 2  # chunks in flight per worker: one to work on, one waiting

@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from data_pipelines.errors import DataError
+from au_jax.errors import DataError
 
 
 @dataclasses.dataclass

@@ -10,7 +10,7 @@ import os
 import re
 import sys
 
-from data_pipelines.errors import DataError
+from au_jax.errors import DataError
 from data_pipelines.readers import FORMATS, ReadOptions
 
 # --detect-landmarks' detector settings: HOG at upsample 1 and dlib's own threshold (a
@@ -212,7 +212,7 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
     _quiet_tensorflow()
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
     from data_pipelines import builder as builder_lib  # pylint: disable=g-import-not-at-top
-    from data_pipelines import metadata as meta  # pylint: disable=g-import-not-at-top
+    from au_jax import metadata as meta  # pylint: disable=g-import-not-at-top
     from data_pipelines import process  # pylint: disable=g-import-not-at-top
     tfds.disable_progress_bar()  # Ours (tqdm per split) is enough.
     from au_jax import paths  # pylint: disable=g-import-not-at-top
@@ -262,7 +262,7 @@ def prepare(fmt, inputs, output, name, *, aus=None, aligned_size=200, folds=3,
 def _start_workers(plan, output, name, options, detect, workers, overwrite, beam_options):
   """The local worker processes, started; None for Beam, one chunk, or a data set
   that is already prepared."""
-  from data_pipelines import metadata as meta  # pylint: disable=g-import-not-at-top
+  from au_jax import metadata as meta  # pylint: disable=g-import-not-at-top
   from data_pipelines import parallel  # pylint: disable=g-import-not-at-top
   if beam_options is not None or parallel.worker_count(workers, plan.splits) <= 1:
     return None
@@ -321,7 +321,7 @@ def run(args):
   from data_pipelines import parallel  # pylint: disable=g-import-not-at-top
   path_existed = False
   try:
-    from data_pipelines import metadata as meta  # pylint: disable=g-import-not-at-top
+    from au_jax import metadata as meta  # pylint: disable=g-import-not-at-top
     from etils import epath  # pylint: disable=g-import-not-at-top
     path_existed = (epath.Path(meta.dataset_path(args.output, args.name)) /
                     'dataset_info.json').is_file()

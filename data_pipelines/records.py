@@ -10,7 +10,8 @@ from etils import epath
 import numpy as np
 
 from au_jax import paths
-from data_pipelines.errors import DataError, SkipRecord
+from au_jax.errors import DataError
+from data_pipelines.errors import SkipRecord
 
 LANDMARK_COUNTS = (68, 66, 49)
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')

@@ -140,7 +140,8 @@ def test_an_async_save_keeps_the_state_it_was_given(tmp_path):
   mngr.close()
 
 
-KILL_WORKER = os.path.join(HERE, 'workers', 'kill_worker.py')
+# Run as a module from tests/ (workers import `fixtures`, as the tests do).
+KILL_WORKER = [sys.executable, '-m', 'workers.kill_worker']
 
 
 def _steps(folder):
@@ -151,7 +152,7 @@ def _steps(folder):
 
 def _start(workdir, delay):
   env = dict(os.environ, JAX_PLATFORMS='cpu', JAX_ENABLE_COMPILATION_CACHE='false')
-  return subprocess.Popen([sys.executable, KILL_WORKER, workdir, '--delay', str(delay)],
+  return subprocess.Popen([*KILL_WORKER, workdir, '--delay', str(delay)], cwd=HERE,
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True)
 

@@ -11,9 +11,9 @@ import _trained
 from au_jax import config_lib
 from au_jax import crossval
 from data_pipelines import fakes
-from data_pipelines import metadata as meta
+from au_jax import metadata as meta
 from data_pipelines import prepare
-from data_pipelines.errors import DataError
+from au_jax.errors import DataError
 
 
 def tiny_overrides(data_dir, source, *extra):

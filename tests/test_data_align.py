@@ -169,3 +169,14 @@ def test_jpeg_decoded_at_reduced_size_aligns_like_the_full_image(tmp_path):
   # A small image is not reduced (the alignment enlarges it).
   small = align.alignment_matrix(lm.to_49(fakes.fake_face(np.random.default_rng(0))[1]), 200)
   assert process.decode_reduction(small) == 1
+
+
+def test_one_inter_ocular_distance_for_68_66_and_49_points():
+  rng = np.random.default_rng(0)
+  points68 = rng.uniform(0, 100, (3, 68, 2))
+  points66 = np.delete(points68, [60, 64], axis=1)  # the 66-point scheme lacks 61 and 65
+  expected = np.linalg.norm(points68[:, 36:42].mean(1) - points68[:, 42:48].mean(1), axis=-1)
+  for points in (points68, points66, lm.to_49(points68)):
+    np.testing.assert_allclose(lm.inter_ocular_distance(points), expected)
+  with pytest.raises(ValueError, match='68, 66 or 49'):
+    lm.inter_ocular_distance(points68[:, :50])

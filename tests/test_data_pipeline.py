@@ -10,11 +10,11 @@ import tensorflow_datasets as tfds
 
 from au_jax import data as data_lib
 from au_jax.geometry import landmarks as lm
-from data_pipelines import input_pipeline as ip
-from data_pipelines import metadata as meta
+from au_jax import input_pipeline as ip
+from au_jax import metadata as meta
 from data_pipelines import prepare
 from data_pipelines import fakes
-from data_pipelines.errors import DataError
+from au_jax.errors import DataError
 
 ALIGNED, CROP = 40, 32
 

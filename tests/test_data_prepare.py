@@ -14,12 +14,12 @@ from au_jax.geometry import landmarks as lm
 from au_jax.geometry import align
 from au_jax.geometry import GeometryError
 from au_jax import faces
-from data_pipelines import metadata as meta
+from au_jax import metadata as meta
 from data_pipelines import prepare
 from data_pipelines import parallel
 from data_pipelines import process
 from data_pipelines import fakes
-from data_pipelines.errors import DataError
+from au_jax.errors import DataError
 
 
 def run_main(capsys, *argv):

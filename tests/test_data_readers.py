@@ -9,7 +9,8 @@ import pytest
 from data_pipelines import plan as plan_lib
 from data_pipelines import records as rec
 from data_pipelines import fakes
-from data_pipelines.errors import DataError, SkipRecord
+from au_jax.errors import DataError
+from data_pipelines.errors import SkipRecord
 from data_pipelines.readers import ReadOptions, get_reader, pseudo
 
 

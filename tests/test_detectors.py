@@ -11,6 +11,7 @@ from skimage import data as skdata
 
 from au_jax import cli
 from au_jax.geometry import GeometryError
+from au_jax.geometry import landmarks as lm
 from au_jax import faces
 
 # Eye centres of astronaut(), marked by hand (as in test_predict.py); a detected eye
@@ -20,8 +21,7 @@ TOLERANCE = 0.10 * np.linalg.norm(RIGHT_EYE - LEFT_EYE)
 
 
 def assert_on_the_eyes(detection):
-  left = detection.landmarks68[36:42].mean(0)
-  right = detection.landmarks68[42:48].mean(0)
+  left, right = lm.eye_centres(detection.landmarks68)
   assert np.linalg.norm(left - LEFT_EYE) < TOLERANCE, left
   assert np.linalg.norm(right - RIGHT_EYE) < TOLERANCE, right
 
@@ -202,7 +202,7 @@ def test_predict_and_prepare_parse_the_detector(capsys):
 
 def test_prepare_detector_needs_detect_landmarks(tmp_path):
   from data_pipelines import prepare
-  from data_pipelines.errors import DataError
+  from au_jax.errors import DataError
   with pytest.raises(DataError, match='--detect-landmarks'):
     prepare.prepare('manifest', [os.fspath(tmp_path / 'm.csv')], os.fspath(tmp_path),
                     'x', detector='cnn')

@@ -14,7 +14,8 @@ from au_jax import train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-WORKER = os.path.join(HERE, 'workers', 'multidevice_worker.py')
+# Run as a module from tests/ (the worker imports `fixtures`, as the tests do).
+WORKER = [sys.executable, '-m', 'workers.multidevice_worker']
 
 
 # -- several devices and processes ----------------------------------------------------------------
@@ -25,7 +26,7 @@ def _worker(out, devices, *extra, env_extra=None):
   env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}',
              JAX_PLATFORMS='cpu', JAX_ENABLE_COMPILATION_CACHE='false',
              **(env_extra or {}))
-  return subprocess.Popen([sys.executable, WORKER, str(out), *extra], env=env,
+  return subprocess.Popen([*WORKER, str(out), *extra], cwd=HERE, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

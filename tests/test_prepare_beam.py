@@ -10,7 +10,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from data_pipelines import fakes
-from data_pipelines import metadata as meta
+from au_jax import metadata as meta
 from data_pipelines import prepare
 from data_pipelines import process
 

@@ -216,7 +216,7 @@ def test_brow_lift_and_smile_match_motion_capture():
   for _ in range(50):
     ident = shape.sample_identity(rng)
     base = shape.landmarks(ident, np.zeros(10))
-    iod = np.linalg.norm(base[36:42].mean(0) - base[42:48].mean(0))
+    iod = lm.inter_ocular_distance(base)
     for au, point in ((1, 21), (2, 17), (12, 48)):
       step = shape.landmarks(ident, one_hot(au))[point] - base[point]
       moved[au].append(np.linalg.norm(step) / iod)

@@ -55,15 +55,25 @@ def to_49(landmarks):
   raise ValueError(f'expected 68, 66 or 49 landmarks, got {n}')
 
 
+# Where the 49 points start in the 68- and 66-point schemes (INDICES_*_TO_49).
+_FIRST_OF_49 = {NUM_LANDMARKS: 0, 68: int(INDICES_68_TO_49[0]), 66: int(INDICES_66_TO_49[0])}
+
+
 def eye_centres(landmarks, xp=np):
-  """Left and right eye centres of (..., 49, 2) landmarks; `xp` is numpy or jax.numpy."""
-  left = xp.mean(landmarks[..., LEFT_EYE, :], axis=-2)
-  right = xp.mean(landmarks[..., RIGHT_EYE, :], axis=-2)
+  """Left and right eye centres of (..., N, 2) landmarks, N in {49, 66, 68} (the same
+  points in each scheme); `xp` is numpy or jax.numpy."""
+  n = landmarks.shape[-2]
+  if n not in _FIRST_OF_49:
+    raise ValueError(f'expected 68, 66 or 49 landmarks, got {n}')
+  first = _FIRST_OF_49[n]
+  left = xp.mean(landmarks[..., LEFT_EYE + first, :], axis=-2)
+  right = xp.mean(landmarks[..., RIGHT_EYE + first, :], axis=-2)
   return left, right
 
 
 def inter_ocular_distance(landmarks, xp=np):
-  """Distance between the eye centres, the normaliser of Eq. 1 and of the NME (docs/method.md §6)."""
+  """Distance between the eye centres of (..., N, 2) landmarks, N in {49, 66, 68}: the
+  one normaliser of Eq. 1, of the NME (docs/method.md §6), of face tracks and head pose."""
   left, right = eye_centres(landmarks, xp)
   return xp.sqrt(xp.sum((left - right) ** 2, axis=-1))
 

@@ -19,6 +19,8 @@ rather than absolute values for small angles.
 import cv2
 import numpy as np
 
+from au_jax.geometry import landmarks as lm
+
 # The generic face, in inter-ocular distances (eye centres at x = -0.5 and +0.5, y = 0):
 # x to the image right, y down, z away from the camera (the nose tip at 0). x and y are
 # dlib's 68 points on scikit-image's astronaut() made symmetric (SynthAU's mean shape,
@@ -104,13 +106,14 @@ def head_pose(landmarks68, height, width):
   image = points[list(RIGID)]
   model = MODEL_68[list(RIGID)]
   camera = camera_matrix(height, width)
-  eyes = np.linalg.norm(points[42:48].mean(0) - points[36:42].mean(0))
+  left, right = lm.eye_centres(points)
+  eyes = lm.inter_ocular_distance(points)
   if eyes < 1e-3:
     return nan
   # Start from a frontal face at the distance its eye spacing implies: the iterative
   # solver then converges to the near-frontal solution, not a mirrored one.
   z = camera[0, 0] / eyes
-  middle = (points[36:42].mean(0) + points[42:48].mean(0)) / 2
+  middle = (left + right) / 2
   tvec = np.array([(middle[0] - camera[0, 2]) * z / camera[0, 0],
                    (middle[1] - camera[1, 2]) * z / camera[0, 0], z]).reshape(3, 1)
   rvec = np.zeros((3, 1))

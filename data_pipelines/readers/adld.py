@@ -11,7 +11,7 @@ The images are already aligned, so `prepare` only resizes them to --aligned-size
 import os
 
 from data_pipelines import records as rec
-from data_pipelines.errors import DataError
+from au_jax.errors import DataError
 from data_pipelines.readers import Source
 
 _MISSING = ('9', '999', '-1', '')

@@ -22,7 +22,7 @@ import os
 import numpy as np
 
 from data_pipelines import records as rec
-from data_pipelines.errors import DataError
+from au_jax.errors import DataError
 from data_pipelines.readers import Source
 
 # JAA-Net's subject-independent parts; fold k tests on FOLDS[k], trains on the others.

@@ -19,7 +19,7 @@ import re
 import numpy as np
 
 from data_pipelines import records as rec
-from data_pipelines.errors import DataError
+from au_jax.errors import DataError
 from data_pipelines.readers import Source
 
 FOLDS = [

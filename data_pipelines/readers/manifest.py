@@ -14,7 +14,7 @@ import re
 
 from au_jax import paths
 from data_pipelines import records as rec
-from data_pipelines.errors import DataError
+from au_jax.errors import DataError
 from data_pipelines.readers import Source
 
 _SPLIT_ALIASES = {'val': 'validation', 'valid': 'validation', 'dev': 'validation',

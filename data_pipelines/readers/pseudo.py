@@ -16,7 +16,7 @@ import os
 import re
 
 from data_pipelines import records as rec
-from data_pipelines.errors import DataError
+from au_jax.errors import DataError
 
 _NAME_COLUMNS = ('image', 'file', 'filename', 'input', 'path', 'name')
 

@@ -1,16 +1,13 @@
 """One tiny training run (both stages) into a workdir, slowed down so that a test can
 kill -9 it mid-run; run again with the same workdir, it resumes.
 
-  python kill_worker.py WORKDIR [--delay SECONDS]
+  cd tests && python -m workers.kill_worker WORKDIR [--delay SECONDS]
+
+Run as a module from tests/, so that `fixtures` imports as it does under pytest.
 """
 
 import argparse
-import os
-import sys
 import time
-
-TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [TESTS, os.path.dirname(TESTS)]
 
 
 def config():

@@ -1,16 +1,15 @@
 """Runs a few tiny stage-2 steps on however many devices/processes it is given and saves
 the parameters: the multi-device tests compare runs of this script.
 
-  XLA_FLAGS=--xla_force_host_platform_device_count=8 python multidevice_worker.py OUT.npz
+  cd tests && XLA_FLAGS=--xla_force_host_platform_device_count=8 \
+      python -m workers.multidevice_worker OUT.npz
   ... --coordinator localhost:PORT --num-processes 2 --process-id I   (multi-process)
+
+Run as a module from tests/, so that `fixtures` imports as it does under pytest.
 """
 
 import argparse
 import os
-import sys
-
-TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [TESTS, os.path.dirname(TESTS)]
 
 
 def main():
@@ -34,9 +33,8 @@ def main():
   import fixtures  # pylint: disable=g-import-not-at-top
   from data_pipelines import fakes  # pylint: disable=g-import-not-at-top
 
-  root = os.path.dirname(TESTS)
   config = config_lib.prepare_config(
-      config_lib.load_config(os.path.join(root, 'configs', 'tiny.py')))
+      config_lib.load_config(os.path.join(fixtures.ROOT, 'configs', 'tiny.py')))
   rng = np.random.default_rng(0)
   n_au = len(config.data.au_ids)
   data = fixtures.ArrayData(

@@ -31,8 +31,8 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-posi
 import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from au_jax.geometry import landmarks as lm  # pylint: disable=wrong-import-position
-from data_pipelines import metadata as meta  # pylint: disable=wrong-import-position
-from data_pipelines.errors import DataError  # pylint: disable=wrong-import-position
+from au_jax import metadata as meta  # pylint: disable=wrong-import-position
+from au_jax.errors import DataError  # pylint: disable=wrong-import-position
 
 _KEYS = ('image', 'landmarks', 'au', 'au_mask', 'pseudo_au', 'pseudo_mask', 'valid')
 

@@ -14,7 +14,7 @@ import re
 from etils import epath
 import numpy as np
 
-from data_pipelines.errors import DataError
+from au_jax.errors import DataError
 
 BUILDER_NAME = 'aligned_faces'
 
