@@ -20,9 +20,10 @@ training images for wild images (au_jax/ablations.py).
 
 --baseline ROW prints every row's difference to ROW (--metric, default ROC-AUC) with
 95 % intervals: a paired bootstrap over the test images within a seed, and a t interval
-over the per-seed differences (au_jax/compare.py). --evaluate-only re-evaluates the
-runs in --out whose workdirs exist from their best checkpoints, with the --set
-overrides (e.g. a new test split), and records the scores and predictions again.
+over the per-seed differences (au_jax/compare/intervals.py). --evaluate-only
+re-evaluates the runs in --out whose workdirs exist from their best checkpoints, with
+the --set overrides (e.g. a new test split), and records the scores and predictions
+again.
 
 --diagnostics also runs `au-jax evaluate --diagnostics` on each trained run and keeps its
 summary (F1 at 0.5, at validation thresholds and ROC-AUC per path, the target path with
@@ -280,8 +281,8 @@ def set_field(config, field, value):
 
 
 def entry_runs(done, workroot=None):
-  """The entries of --out as au_jax.compare Runs, in the table's order (other entries,
-  e.g. the investigation file's notes, are not runs and are left out). A run's
+  """The entries of --out as au_jax.compare TrainedRuns, in the table's order (other
+  entries, e.g. the investigation file's notes, are not runs and are left out). A run's
   predictions file is looked up under `workroot` when its recorded path has moved."""
   from au_jax import compare  # pylint: disable=g-import-not-at-top
   order = ['source_only', 'source_only+AdaBN', 'oracle', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'default']
@@ -303,9 +304,9 @@ def entry_runs(done, workroot=None):
     if predictions and workroot and not os.path.isfile(predictions):
       predictions = os.path.join(workroot, key.replace('/', '_'), 'evaluate',
                                  os.path.basename(predictions))
-    runs.append(compare.Run(name=e['row'], results=results, seed=e['seed'],
-                            diagnostics=diagnostics, seconds=e['seconds'],
-                            predictions=predictions))
+    runs.append(compare.TrainedRun(name=e['row'], results=results, seed=e['seed'],
+                                   diagnostics=diagnostics, seconds=e['seconds'],
+                                   predictions=predictions))
   return runs
 
 
