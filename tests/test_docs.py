@@ -1,5 +1,7 @@
-"""The docs: rendered numbers are current, the README is short, no issue numbers."""
+"""The docs: rendered numbers are current, pages are linked, the README is short, no issue
+numbers."""
 
+import glob
 import importlib.util
 import os
 import re
@@ -56,6 +58,26 @@ def test_fields_for_rows_not_run_yet():
   assert render.render(
       "{{ with_rows('table7_', ('synthau', 'nope'), none='-') }}|"
       "{{ with_rows('table7_', ('nope',), none='-') }}") == 'synthau|-'
+
+
+def test_every_docs_page_is_linked_and_every_link_resolves():
+  pages = sorted(os.path.relpath(p, REPO)
+                 for p in glob.glob(os.path.join(REPO, 'docs', '*.md')))
+  linked, broken = set(), []
+  for page in ['README.md', *pages]:
+    with open(os.path.join(REPO, page), encoding='utf-8') as f:
+      text = f.read()
+    for target in re.findall(r'\]\(([^)#\s]+)(?:#[^)]*)?\)', text):
+      if re.match(r'[a-z]+:', target):  # https:, mailto:
+        continue
+      path = os.path.normpath(os.path.join(os.path.dirname(page), target))
+      if path != page:
+        linked.add(path)
+      if not os.path.exists(os.path.join(REPO, path)):
+        broken.append(f'{page}: {target}')
+  assert broken == []
+  # Every page is reachable from the README, directly or through the pages it links.
+  assert [p for p in pages if p not in linked] == []
 
 
 def test_readme_is_short_and_starts_with_the_two_commands():
