@@ -286,6 +286,20 @@ FIELDS = {f.__name__: f for f in (f1, std, diff, table, value, landmark_table, l
                                    score)}
 
 
+def _literal(node):
+  """The value of a field's argument: a string, a number, or a tuple or list of them."""
+  if isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float)):
+    return node.value
+  if isinstance(node, (ast.Tuple, ast.List)):
+    items = [_literal(n) for n in node.elts]
+    return tuple(items) if isinstance(node, ast.Tuple) else items
+  if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+      and isinstance(node.operand, ast.Constant)
+      and isinstance(node.operand.value, (int, float))):
+    return -node.operand.value
+  raise ValueError(f'{ast.unparse(node)} is not a literal (a string, number, tuple or list)')
+
+
 def _call(text):
   """(function, args, kwargs) of a field's text NAME(ARGUMENTS), arguments literals."""
   try:
@@ -298,9 +312,8 @@ def _call(text):
     raise ValueError(f'{call.func.id!r} is not one of ' + ', '.join(FIELDS))
   if any(k.arg is None for k in call.keywords):
     raise ValueError('no **arguments: name each one')
-  # literal_eval: a literal, or a ValueError (a name, a call, an operation).
-  args = [ast.literal_eval(a) for a in call.args]
-  kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+  args = [_literal(a) for a in call.args]
+  kwargs = {k.arg: _literal(k.value) for k in call.keywords}
   return FIELDS[call.func.id], args, kwargs
 
 
