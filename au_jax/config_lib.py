@@ -4,6 +4,7 @@ Every check here runs before anything is compiled, so a bad value fails with one
 (`ConfigError`) instead of a traceback from inside JAX.
 """
 
+import ast
 import importlib.util
 import json
 import os
@@ -65,6 +66,36 @@ def from_command_line(path, overrides):
   except (flags.Error, TypeError, ValueError) as e:
     raise ConfigError(str(e).splitlines()[0]) from None
   return prepare_config(values.config)
+
+
+def parse_override(text):
+  """'stage2.epochs=24' → ('stage2.epochs', 24): the value is a Python literal where it
+  parses as one, else the text itself ('data.target=synthau_wild')."""
+  field, sep, value = text.partition('=')
+  if not sep:
+    raise ConfigError(f'{text!r}: expected KEY=VALUE')
+  try:
+    return field, ast.literal_eval(value)
+  except (ValueError, SyntaxError):
+    return field, value
+
+
+def apply_overrides(config, overrides):
+  """Sets the (field, value) pairs of `parse_override` in `config`, in place. Unlike
+  `from_command_line`, on a ConfigDict already built (and changed) in Python; each field
+  must exist, and ConfigDict checks the value's type. Returns `config`."""
+  for field, value in overrides:
+    *parents, leaf = field.split('.')
+    node = config
+    for name in parents:
+      node = node.get(name) if hasattr(node, 'get') else None
+    if node is None or not hasattr(node, 'get') or leaf not in node:
+      raise ConfigError(f'{field}=...: the config has no field {field}')
+    try:
+      setattr(node, leaf, value)  # ConfigDict checks the type
+    except TypeError as e:
+      raise ConfigError(f'{field}={value!r}: {e}') from None
+  return config
 
 
 SAVED_CONFIG = 'config.json'

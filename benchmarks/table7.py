@@ -20,9 +20,10 @@ training images for wild images (au_jax/ablations.py).
 
 --baseline ROW prints every row's difference to ROW (--metric, default ROC-AUC) with
 95 % intervals: a paired bootstrap over the test images within a seed, and a t interval
-over the per-seed differences (au_jax/compare.py). --evaluate-only re-evaluates the
-runs in --out whose workdirs exist from their best checkpoints, with the --set
-overrides (e.g. a new test split), and records the scores and predictions again.
+over the per-seed differences (au_jax/compare/intervals.py). --evaluate-only
+re-evaluates the runs in --out whose workdirs exist from their best checkpoints, with
+the --set overrides (e.g. a new test split), and records the scores and predictions
+again.
 
 --diagnostics also runs `au-jax evaluate --diagnostics` on each trained run and keeps its
 summary (F1 at 0.5, at validation thresholds and ROC-AUC per path, the target path with
@@ -38,17 +39,15 @@ and schedule experiments of docs/experiments.md:
 """
 
 import argparse
-import ast
 import dataclasses
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
+# The repository, for its config files; au_jax itself is the installed package.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 def main():
@@ -92,7 +91,7 @@ def main():
                       'workdir exists (after the diagnostics gained a column)')
   args = p.parse_args()
 
-  overrides = [parse_override(o) for o in args.set]
+  overrides = parse_overrides(args.set)
   done = json.load(open(args.out)) if os.path.isfile(args.out) else {}
   report = dict(workroot=args.workroot, baseline=args.baseline, metric=args.metric,
                 samples=args.bootstrap, save=args.save_differences)
@@ -149,8 +148,7 @@ def main():
       config.train.target_path_statistics = statistics
       if row != 'default':  # ADLD's, as the recorded rows ran; diagnostics add 'lab'
         config.train.source_path_statistics = 'mixed'
-      for field, value in overrides:
-        set_field(config, field, value)
+      set_fields(config, overrides)
       start = time.time()
       workdir = os.path.join(args.workroot, f'{name}_seed{seed}')
       if row == 'oracle':  # E_au on ideal landmark maps: the target path's ceiling
@@ -193,9 +191,9 @@ def evaluation(workdir, data_dir, overrides=()):
   from au_jax import config_lib, evaluate  # pylint: disable=g-import-not-at-top
   config = config_lib.load_saved_config(workdir)
   config.data.data_dir = data_dir
-  for field, value in overrides:
-    if field.startswith('data.') or field == 'train.eval_batch_size':
-      set_field(config, field, value)  # what is read, not what was trained
+  # What is read, not what was trained.
+  set_fields(config, [(field, value) for field, value in overrides
+                      if field.startswith('data.') or field == 'train.eval_batch_size'])
   folder = os.path.join(workdir, 'evaluate')
   results, step, _ = evaluate.evaluate_checkpoint(config, workdir, predictions=folder)
   return {'step': step, 'predictions': evaluate.predictions_file(folder, step),
@@ -242,8 +240,7 @@ def all_positive_f1(data_dir, config_path, overrides=()):
   from au_jax.data import PreparedData  # pylint: disable=g-import-not-at-top
   config = config_lib.load_config(config_path)
   config.data.data_dir = data_dir
-  for field, value in overrides:
-    set_field(config, field, value)
+  set_fields(config, overrides)
   data = PreparedData(config)
   out = {}
   for split in ('source_test', 'target_test'):
@@ -256,32 +253,29 @@ def all_positive_f1(data_dir, config_path, overrides=()):
   return out
 
 
-def parse_override(text):
-  field, sep, value = text.partition('=')
-  if not sep:
-    raise SystemExit(f'--set {text!r}: expected KEY=VALUE')
+def parse_overrides(texts):
+  """--set's KEY=VALUE texts as (field, value) pairs (config_lib.parse_override); a
+  malformed one stops the script with one line."""
+  from au_jax import config_lib  # pylint: disable=g-import-not-at-top
   try:
-    return field, ast.literal_eval(value)
-  except (ValueError, SyntaxError):
-    return field, value
+    return [config_lib.parse_override(text) for text in texts]
+  except config_lib.ConfigError as e:
+    raise SystemExit(f'--set {e}') from None
 
 
-def set_field(config, field, value):
-  *parents, leaf = field.split('.')
-  node = config
-  for name in parents:
-    node = node.get(name) if hasattr(node, 'get') else None
-  if node is None or not hasattr(node, 'get') or leaf not in node:
-    raise SystemExit(f'--set {field}=...: the config has no field {field}')
+def set_fields(config, overrides):
+  """Sets --set's (field, value) pairs in `config` (config_lib.apply_overrides); a field
+  the config lacks, or a value of the wrong type, stops the script with one line."""
+  from au_jax import config_lib  # pylint: disable=g-import-not-at-top
   try:
-    setattr(node, leaf, value)  # ConfigDict checks the type
-  except TypeError as e:
-    raise SystemExit(f'--set {field}={value!r}: {e}') from None
+    config_lib.apply_overrides(config, overrides)
+  except config_lib.ConfigError as e:
+    raise SystemExit(f'--set {e}') from None
 
 
 def entry_runs(done, workroot=None):
-  """The entries of --out as au_jax.compare Runs, in the table's order (other entries,
-  e.g. the investigation file's notes, are not runs and are left out). A run's
+  """The entries of --out as au_jax.compare TrainedRuns, in the table's order (other
+  entries, e.g. the investigation file's notes, are not runs and are left out). A run's
   predictions file is looked up under `workroot` when its recorded path has moved."""
   from au_jax import compare  # pylint: disable=g-import-not-at-top
   order = ['source_only', 'source_only+AdaBN', 'oracle', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'default']
@@ -303,9 +297,9 @@ def entry_runs(done, workroot=None):
     if predictions and workroot and not os.path.isfile(predictions):
       predictions = os.path.join(workroot, key.replace('/', '_'), 'evaluate',
                                  os.path.basename(predictions))
-    runs.append(compare.Run(name=e['row'], results=results, seed=e['seed'],
-                            diagnostics=diagnostics, seconds=e['seconds'],
-                            predictions=predictions))
+    runs.append(compare.TrainedRun(name=e['row'], results=results, seed=e['seed'],
+                                   diagnostics=diagnostics, seconds=e['seconds'],
+                                   predictions=predictions))
   return runs
 
 

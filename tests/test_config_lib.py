@@ -46,6 +46,24 @@ def test_ablation_rows_set_their_switches():
   assert rows['G'] == (True, True, True, 'asymmetric', 'branch')
 
 
+def test_overrides_parse_as_literals_and_set_existing_fields_only():
+  parse = config_lib.parse_override
+  assert parse('stage2.epochs=24') == ('stage2.epochs', 24)
+  assert parse('data.au_ids=(1, 2)') == ('data.au_ids', (1, 2))
+  assert parse('data.target=synthau_wild') == ('data.target', 'synthau_wild')
+  with pytest.raises(config_lib.ConfigError, match='expected KEY=VALUE'):
+    parse('stage2.epochs')
+  config = config_lib.apply_overrides(tiny(), [parse('stage2.epochs=3'),
+                                               parse('loss.au_loss=bce')])
+  assert (config.stage2.epochs, config.loss.au_loss) == (3, 'bce')
+  with pytest.raises(config_lib.ConfigError, match='no field stage2.nope'):
+    config_lib.apply_overrides(tiny(), [('stage2.nope', 1)])
+  with pytest.raises(config_lib.ConfigError, match='no field nope.epochs'):
+    config_lib.apply_overrides(tiny(), [('nope.epochs', 1)])
+  with pytest.raises(config_lib.ConfigError, match=r"stage2.epochs='x'"):
+    config_lib.apply_overrides(tiny(), [('stage2.epochs', 'x')])  # ConfigDict's type check
+
+
 def test_batch_and_learning_rates_scale_with_the_device_count():
   config = config_lib.prepare_config(config_lib.load_config(
       os.path.join(ROOT, 'configs', 'tpu_pod.py')))

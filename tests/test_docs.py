@@ -1,25 +1,83 @@
-"""The docs: rendered numbers are current, the README is short, no issue numbers."""
+"""The docs: rendered numbers are current, pages are linked, the README is short, no issue
+numbers."""
 
+import glob
+import importlib.util
 import os
 import re
 import subprocess
 
-from benchmarks import render_docs
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _load_renderer():
+  spec = importlib.util.spec_from_file_location('_docs_render',
+                                                os.path.join(REPO, 'docs', 'render.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+render = _load_renderer()
+
+
 def test_rendered_pages_match_the_benchmark_json_files():
-  assert render_docs.stale() == [], 'run python benchmarks/render_docs.py'
+  assert render.stale() == [], 'run python docs/render.py'
+
+
+def test_a_page_edited_by_hand_is_stale(monkeypatch):
+  read = render._read  # pylint: disable=protected-access
+  monkeypatch.setattr(render, '_read',
+                      lambda path: read(path) + ('x' if path == 'docs/results.md' else ''))
+  assert render.stale() == ['docs/results.md']
 
 
 def test_a_field_that_names_no_row_is_a_one_line_error():
   try:
-    render_docs.render("{{ f1('table7_synthau', 'Z') }}", 'test')
+    render.render("{{ f1('table7_synthau', 'Z') }}", 'test')
   except SystemExit as e:
     assert "no row 'Z'" in str(e) and '\n' not in str(e)
   else:
     raise AssertionError('a missing row rendered')
+
+
+@pytest.mark.parametrize('field', [
+    "__import__('os').getcwd()", '1 + 1', "f1('table7_synthau', 'G') + 'x'",
+    "f1(*['table7_synthau', 'G'])", "f1(**{'name': 'table7_synthau'})", "open('README.md')",
+    "table('table7_synthau', rows=rows('table7_synthau'))"])
+def test_a_field_is_one_named_call_of_literals_nothing_else_runs(field):
+  with pytest.raises(SystemExit, match='test: '):
+    render.render('{{ ' + field + ' }}', 'test')
+
+
+def test_fields_for_rows_not_run_yet():
+  assert render.render("{{ table('no_such_file', empty='(none yet)') }}") == '(none yet)'
+  assert render.render("{{ f1('table7_synthau', 'Z', absent='not run') }}") == 'not run'
+  assert render.render(
+      "{{ with_rows('table7_', ('synthau', 'nope'), none='-') }}|"
+      "{{ with_rows('table7_', ('nope',), none='-') }}") == 'synthau|-'
+
+
+def test_every_docs_page_is_linked_and_every_link_resolves():
+  pages = sorted(os.path.relpath(p, REPO)
+                 for p in glob.glob(os.path.join(REPO, 'docs', '*.md')))
+  linked, broken = set(), []
+  for page in ['README.md', *pages]:
+    with open(os.path.join(REPO, page), encoding='utf-8') as f:
+      text = f.read()
+    for target in re.findall(r'\]\(([^)#\s]+)(?:#[^)]*)?\)', text):
+      if re.match(r'[a-z]+:', target):  # https:, mailto:
+        continue
+      path = os.path.normpath(os.path.join(os.path.dirname(page), target))
+      if path != page:
+        linked.add(path)
+      if not os.path.exists(os.path.join(REPO, path)):
+        broken.append(f'{page}: {target}')
+  assert broken == []
+  # Every page is reachable from the README, directly or through the pages it links.
+  assert [p for p in pages if p not in linked] == []
 
 
 def test_readme_is_short_and_starts_with_the_two_commands():

@@ -1,6 +1,6 @@
 """`au-jax compare`: training workdirs side by side, in the layout of Table 7.
 
-The logic lives in `au_jax/compare.py`; this module parses the arguments.
+The logic lives in the package `au_jax/compare/`; this module parses the arguments.
 """
 
 import argparse

@@ -1,18 +1,21 @@
 """Renders the docs' figures from the benchmark JSON files, so that no number is typed twice.
 
-  python benchmarks/render_docs.py          # rewrite the pages below
-  python benchmarks/render_docs.py --check  # exit 1 if one is stale (tests/test_docs.py)
+  python docs/render.py          # rewrite the pages below
+  python docs/render.py --check  # exit 1 if one is stale (tests/test_docs.py)
 
 docs/templates/NAME.md becomes docs/NAME.md; docs/templates/readme_results.md fills the
 README's block between the `<!-- results -->` markers. A template is Markdown with
-`{{ expression }}` fields, evaluated with the functions below, e.g.
-`{{ f1('table7_detected', 'default') }}` → `40.1 ± 0.8` (wild test F1, mean ± population
-std over seeds, in %), or a whole table with `{{ table('table7_synthau') }}`. Rerun it
-after a benchmark writes its JSON.
+`{{ NAME(ARGUMENTS) }}` fields: NAME is one of FIELDS, the functions below, and the
+arguments are Python literals (strings, numbers, tuples, lists), positional or
+`key=value`; nothing else is evaluated. E.g. `{{ f1('table7_detected', 'default') }}` →
+`40.1 ± 0.8` (wild test F1, mean ± population std over seeds, in %), or a whole table
+with `{{ table('table7_synthau') }}`. Rerun it after a benchmark writes its JSON.
 """
 
 import argparse
+import ast
 import functools
+import importlib.util
 import json
 import os
 import re
@@ -20,12 +23,9 @@ import sys
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-# pylint: disable=g-import-not-at-top,wrong-import-position
 from au_jax import compare
-from benchmarks import table7
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PAGES = ('results', 'experiments')
 README_BLOCK = ('<!-- results: rendered from docs/templates/readme_results.md -->',
@@ -40,8 +40,19 @@ def load(name):
 
 
 @functools.lru_cache(maxsize=None)
+def _table7():
+  """benchmarks/table7.py, which writes the JSONs, for its reader `entry_runs`: a script,
+  not part of the installed package, so loaded from its file."""
+  path = os.path.join(REPO, 'benchmarks', 'table7.py')
+  spec = importlib.util.spec_from_file_location('_table7_script', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+@functools.lru_cache(maxsize=None)
 def _rows(name):
-  return {row.name: row for row in compare.group(table7.entry_runs(load(name)))}
+  return {row.name: row for row in compare.group(_table7().entry_runs(load(name)))}
 
 
 def _row(name, row):
@@ -70,8 +81,12 @@ def _value(split='target_test', au=None, path=None, key='f1_mean'):
   return lambda r: compare.diagnostic(r, split, own(r), key)
 
 
-def f1(name, row, split='target_test', au=None, show='mean_std', path=None, key='f1_mean'):
-  """'48.8 ± 4.7': a row's score over its seeds (show 'mean', 'each' or 'count' too)."""
+def f1(name, row, split='target_test', au=None, show='mean_std', path=None, key='f1_mean',
+       absent=None):
+  """'48.8 ± 4.7': a row's score over its seeds (show 'mean', 'each' or 'count' too);
+  `absent`: the text while the JSON has no such row (not run yet), else an error."""
+  if absent is not None and row not in _row_names(name):
+    return absent
   column = compare.Column('', _value(split, au, path, key), show=show, bare_single=True)
   return compare.cell(_row(name, row), column)
 
@@ -122,12 +137,17 @@ COLUMNS = {
 }
 
 
-def table(name, rows=None, columns=('seeds', 'wild', 'lab', 'per_seed'), aus=None):
+def table(name, rows=None, columns=('seeds', 'wild', 'lab', 'per_seed'), aus=None,
+          before=(), empty=None):
   """A Markdown table of a table7-style JSON: `rows` (default: all; 'FILE:ROW' takes a
   row of another file) by `columns` (names of COLUMNS), or with `aus` the wild test F1
-  of each of those AUs (means over seeds)."""
-  chosen = ([_row(*r.split(':', 1)) if ':' in r else _row(name, r) for r in rows]
-            if rows else list(_rows(name).values()))
+  of each of those AUs (means over seeds). `before`: rows ('FILE:ROW' too) put before
+  those; `empty`: the text in place of the table while the JSON has no row."""
+  if empty is not None and not _row_names(name):
+    return empty
+  pick = lambda r: _row(*r.split(':', 1)) if ':' in r else _row(name, r)
+  chosen = [pick(r) for r in before] + ([pick(r) for r in rows] if rows
+                                        else list(_rows(name).values()))
   if aus:
     cols = [_col(f'AU{a}', _value(au=a), show='mean') for a in aus]
   else:
@@ -199,7 +219,7 @@ def crossval_table(name):
   return '\n'.join(lines)
 
 
-def rows(name):
+def _row_names(name):
   """The row names of a table7-style JSON (an absent file has none)."""
   if not os.path.isfile(os.path.join(REPO, 'benchmarks', f'{name}.json')):
     return []
@@ -208,7 +228,12 @@ def rows(name):
 
 def missing(name, wanted):
   """'A, G+branch+wild': the rows of `wanted` that the JSON does not have yet, or 'none'."""
-  return ', '.join(r for r in wanted if r not in rows(name)) or 'none'
+  return ', '.join(r for r in wanted if r not in _row_names(name)) or 'none'
+
+
+def with_rows(prefix, suffixes, none='none'):
+  """'0.25, 0.50': the `suffixes` whose JSON PREFIX+SUFFIX has a row yet, or `none`."""
+  return ', '.join(s for s in suffixes if _row_names(prefix + s)) or none
 
 
 def pseudo_quality_table(aus=AUS):
@@ -227,13 +252,12 @@ def pseudo_quality_table(aus=AUS):
 def difference_table(name, baseline, metric='auc', rows=None):
   """The differences to `baseline` kept by `table7.py --baseline ... --save-differences
   benchmarks/NAME.json`, as au-jax compare prints them (`rows`: those, in that order)."""
-  from au_jax import compare as compare_lib  # pylint: disable=g-import-not-at-top
   kept = load(name)[f'{baseline}/{metric}']
-  diffs = [compare_lib.Difference(**d) for d in kept['rows']]
+  diffs = [compare.Difference(**d) for d in kept['rows']]
   if rows:
     by_name = {d.row: d for d in diffs}
     diffs = [by_name[r] for r in rows]
-  return compare_lib.differences_markdown_to(diffs, baseline, kept['samples'])
+  return compare.differences_markdown_to(diffs, baseline, kept['samples'])
 
 
 def score(name, row, metric='auc', split='target_test'):
@@ -255,16 +279,49 @@ def difference(name, baseline, row, metric='auc'):
   return f"{d['mean']:+.1f} [{d['interval'][0]:+.1f}, {d['interval'][1]:+.1f}]"
 
 
-NAMESPACE = {f.__name__: f for f in (f1, mean, std, diff, table, value, load, landmark_table,
-                                      landmarks, pseudo_quality_table, rows, missing, probe,
-                                      adabn, crossval_table, difference_table,
-                                      difference, scores, score)}
+# What a template's fields may call, by name.
+FIELDS = {f.__name__: f for f in (f1, std, diff, table, value, landmark_table, landmarks,
+                                   pseudo_quality_table, missing, with_rows, probe, adabn,
+                                   crossval_table, difference_table, difference, scores,
+                                   score)}
+
+
+def _literal(node):
+  """The value of a field's argument: a string, a number, or a tuple or list of them."""
+  if isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float)):
+    return node.value
+  if isinstance(node, (ast.Tuple, ast.List)):
+    items = [_literal(n) for n in node.elts]
+    return tuple(items) if isinstance(node, ast.Tuple) else items
+  if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+      and isinstance(node.operand, ast.Constant)
+      and isinstance(node.operand.value, (int, float))):
+    return -node.operand.value
+  raise ValueError(f'{ast.unparse(node)} is not a literal (a string, number, tuple or list)')
+
+
+def _call(text):
+  """(function, args, kwargs) of a field's text NAME(ARGUMENTS), arguments literals."""
+  try:
+    call = ast.parse(text.strip(), mode='eval').body
+  except SyntaxError:
+    call = None
+  if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+    raise ValueError('a field is NAME(ARGUMENTS), NAME one of ' + ', '.join(FIELDS))
+  if call.func.id not in FIELDS:
+    raise ValueError(f'{call.func.id!r} is not one of ' + ', '.join(FIELDS))
+  if any(k.arg is None for k in call.keywords):
+    raise ValueError('no **arguments: name each one')
+  args = [_literal(a) for a in call.args]
+  kwargs = {k.arg: _literal(k.value) for k in call.keywords}
+  return FIELDS[call.func.id], args, kwargs
 
 
 def render(text, where='template'):
   def field(match):
     try:
-      return str(eval(match.group(1), dict(NAMESPACE)))  # pylint: disable=eval-used
+      function, args, kwargs = _call(match.group(1))
+      return str(function(*args, **kwargs))
     except Exception as e:  # pylint: disable=broad-except
       raise SystemExit(f'{where}: {{{{{match.group(1).strip()}}}}}: '
                        f'{type(e).__name__}: {e}') from None
@@ -281,7 +338,7 @@ def rendered():
   out = {}
   for page in PAGES:
     template = f'docs/templates/{page}.md'
-    header = (f'<!-- Rendered by benchmarks/render_docs.py from {template}: edit that, '
+    header = (f'<!-- Rendered by docs/render.py from {template}: edit that, '
               'not this. -->\n')
     out[f'docs/{page}.md'] = header + render(_read(template), template)
   readme = _read('README.md')
@@ -307,7 +364,7 @@ def main():
   if args.check:
     pages = stale()
     for page in pages:
-      print(f'{page} is stale: run python benchmarks/render_docs.py')
+      print(f'{page} is stale: run python docs/render.py')
     return int(bool(pages))
   for path, text in rendered().items():
     with open(os.path.join(REPO, path), 'w', encoding='utf-8') as f:
