@@ -273,36 +273,6 @@ def set_fields(config, overrides):
     raise SystemExit(f'--set {e}') from None
 
 
-def entry_runs(done, workroot=None):
-  """The entries of --out as au_jax.compare TrainedRuns, in the table's order (other
-  entries, e.g. the investigation file's notes, are not runs and are left out). A run's
-  predictions file is looked up under `workroot` when its recorded path has moved."""
-  from au_jax import compare  # pylint: disable=g-import-not-at-top
-  order = ['source_only', 'source_only+AdaBN', 'oracle', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'default']
-  head = lambda row: row if row in order else row.split('+')[0]
-  rank = lambda row: (order.index(head(row)) if head(row) in order else len(order), row)
-  keys = [k for k, e in done.items() if isinstance(e, dict) and 'row' in e]
-  runs = []
-  for key in sorted(keys, key=lambda k: (rank(done[k]['row']), int(k.rsplit('seed', 1)[1]))):
-    e = done[key]
-    path = 'source' if e['row'].split('+')[0] == 'source_only' else 'target'
-    results = {s: {**e[s], 'path': 'source' if s.startswith('source') else path}
-               for s in ('source_test', 'target_validation', 'target_test',
-                         'target_test_exact') if s in e}
-    diagnostics = None
-    if 'diagnostics' in e:
-      diagnostics = {s: {p: v for p, v in d.items() if isinstance(v, dict)}
-                     for s, d in e['diagnostics'].items() if s in results}
-    predictions = e.get('predictions')
-    if predictions and workroot and not os.path.isfile(predictions):
-      predictions = os.path.join(workroot, key.replace('/', '_'), 'evaluate',
-                                 os.path.basename(predictions))
-    runs.append(compare.TrainedRun(name=e['row'], results=results, seed=e['seed'],
-                                   diagnostics=diagnostics, seconds=e['seconds'],
-                                   predictions=predictions))
-  return runs
-
-
 def summarize(done, workroot=None, baseline=None, metric='auc', samples=1000, save=None):
   """Markdown tables (au_jax.compare's rows and columns): mean ± std (population std
   over seeds) and the per-seed values; the threshold-free scores where recorded; the
@@ -310,7 +280,7 @@ def summarize(done, workroot=None, baseline=None, metric='auc', samples=1000, sa
   to that row with its intervals (kept in the JSON file `save` too)."""
   from au_jax import compare  # pylint: disable=g-import-not-at-top
   Column = compare.Column  # pylint: disable=invalid-name
-  runs = entry_runs(done, workroot)
+  runs = compare.table7_runs(done, workroot)
   wild = lambda r: compare.f1(r, 'target_test')
   print(compare.markdown(compare.group(runs), [
       Column('seeds', show='count'), Column('wild test F1', wild),

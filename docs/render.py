@@ -15,7 +15,6 @@ with `{{ table('table7_synthau') }}`. Rerun it after a benchmark writes its JSON
 import argparse
 import ast
 import functools
-import importlib.util
 import json
 import os
 import re
@@ -40,19 +39,8 @@ def load(name):
 
 
 @functools.lru_cache(maxsize=None)
-def _table7():
-  """benchmarks/table7.py, which writes the JSONs, for its reader `entry_runs`: a script,
-  not part of the installed package, so loaded from its file."""
-  path = os.path.join(REPO, 'benchmarks', 'table7.py')
-  spec = importlib.util.spec_from_file_location('_table7_script', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-@functools.lru_cache(maxsize=None)
 def _rows(name):
-  return {row.name: row for row in compare.group(_table7().entry_runs(load(name)))}
+  return {row.name: row for row in compare.group(compare.table7_runs(load(name)))}
 
 
 def _row(name, row):

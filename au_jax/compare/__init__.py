@@ -5,7 +5,7 @@ workdir, the fold) share a row, shown as mean ± standard deviation (population)
 them. `--baseline NAME` adds each row's difference to row NAME with 95 % intervals.
 
   runs.py        TrainedRun (one trained model's scores), Row, what a run scored
-  loading.py     training workdirs as runs, and the rows' names
+  loading.py     training workdirs (or table7 JSON entries) as runs, the rows' names
   tables.py      columns, the Markdown and CSV tables, the chart, the report
   intervals.py   differences to a baseline row: paired bootstrap and t intervals
   reevaluate.py  diagnostics of runs that lack them (`au-jax evaluate --diagnostics`)
@@ -24,6 +24,7 @@ from au_jax.compare.loading import fold_dirs
 from au_jax.compare.loading import load_run
 from au_jax.compare.loading import load_runs
 from au_jax.compare.loading import name_runs
+from au_jax.compare.loading import table7_runs
 from au_jax.compare.reevaluate import add_diagnostics
 from au_jax.compare.runs import diagnostic
 from au_jax.compare.runs import f1

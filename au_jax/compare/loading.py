@@ -148,3 +148,33 @@ def name_runs(runs):
         extra = ', '.join(f'{f}={runs_lib.config_text(r.config.get(f))}' for f in fields)
         r.name = f'{row.name} {{{extra}}}'
   return runs
+
+
+def table7_runs(done, workroot=None):
+  """The entries of a benchmarks/table7*.json file (benchmarks/table7.py's --out) as
+  TrainedRuns, in the table's order (other entries, e.g. the investigation file's notes,
+  are not runs and are left out). A run's predictions file is looked up under `workroot`
+  when its recorded path has moved."""
+  order = ['source_only', 'source_only+AdaBN', 'oracle', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'default']
+  head = lambda row: row if row in order else row.split('+')[0]
+  rank = lambda row: (order.index(head(row)) if head(row) in order else len(order), row)
+  keys = [k for k, e in done.items() if isinstance(e, dict) and 'row' in e]
+  found = []
+  for key in sorted(keys, key=lambda k: (rank(done[k]['row']), int(k.rsplit('seed', 1)[1]))):
+    e = done[key]
+    path = 'source' if e['row'].split('+')[0] == 'source_only' else 'target'
+    results = {s: {**e[s], 'path': 'source' if s.startswith('source') else path}
+               for s in ('source_test', 'target_validation', 'target_test',
+                         'target_test_exact') if s in e}
+    diagnostics = None
+    if 'diagnostics' in e:
+      diagnostics = {s: {p: v for p, v in d.items() if isinstance(v, dict)}
+                     for s, d in e['diagnostics'].items() if s in results}
+    predictions = e.get('predictions')
+    if predictions and workroot and not os.path.isfile(predictions):
+      predictions = os.path.join(workroot, key.replace('/', '_'), 'evaluate',
+                                 os.path.basename(predictions))
+    found.append(runs_lib.TrainedRun(name=e['row'], results=results, seed=e['seed'],
+                                   diagnostics=diagnostics, seconds=e['seconds'],
+                                   predictions=predictions))
+  return found

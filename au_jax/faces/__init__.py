@@ -13,7 +13,7 @@ Face detectors, by name (`DETECTORS`, `make_detector`; `predict --detector` and
 Whichever finds a face, dlib's 68-point shape predictor places its landmarks, in a box
 moved to where dlib's HOG box would be (the boxes that model was trained on); `models`
 finds and loads the model files. benchmarks/detectors.py measures them
-(docs/inference.md). Every box is (x, y, w, h) pixels, as the CSV's face_x..face_h.
+(docs/detectors.md). Every box is (x, y, w, h) pixels, as the CSV's face_x..face_h.
 
 `find_faces` detects and aligns every face of a photo as training aligned its data
 (docs/method.md §5) and keeps the transform that maps crop pixels back to the photo.
