@@ -50,6 +50,7 @@ sys.path.insert(0, REPO)
 from au_jax import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from au_jax import errors  # pylint: disable=g-import-not-at-top,wrong-import-position
 from au_jax import inference  # pylint: disable=g-import-not-at-top,wrong-import-position
+from data_pipelines import fakes  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def random_variables(model, crop_size, seed=0, config=None):
@@ -106,19 +107,7 @@ def write_workdir(workdir, config, variables):
 
 def write_video(path, frames, size=(640, 360), fps=25):
   """A video with the astronaut's face (about 150 pixels) drifting across the frame."""
-  import cv2  # pylint: disable=g-import-not-at-top
-  data = errors.require('skimage.data', 'the test video',
-                        'pip install scikit-image (or the test extra: pip install -e ".[test]")')
-  face = cv2.resize(data.astronaut()[30:300, 90:360], (220, 220))
-  writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'MJPG'), fps, size)
-  rng = np.random.default_rng(0)
-  for i in range(frames):
-    frame = np.full((size[1], size[0], 3), 110, np.uint8)
-    frame += rng.integers(0, 20, frame.shape, dtype=np.uint8)
-    x = int(40 + (size[0] - 300) * (0.5 + 0.5 * np.sin(i / 15)))
-    frame[70:290, x:x + 220] = face
-    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-  writer.release()
+  return fakes.write_face_video(path, frames, size, fps, period=15)
 
 
 def end_to_end(workdir, video, batch_size=32):
