@@ -3,6 +3,8 @@
     python benchmarks/inference.py [--config configs/default.py] [--frames 120]
     python benchmarks/inference.py --video-modes --out benchmarks/inference_video.json
 
+It imports au_jax as installed (pip install -e . from the repository's root).
+
 1. Images per second of both inference paths (docs/method.md §2) at the config's crop size
    (176 for the paper) for batches of 1 and 64, with and without the model's landmarks
    (the landmark branch; `predict --no-model-landmarks` skips it), after compilation,
@@ -44,13 +46,13 @@ import time
 import jax
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+from au_jax import config_lib
+from au_jax import errors
+from au_jax import inference
+from data_pipelines import fakes
 
-from au_jax import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
-from au_jax import errors  # pylint: disable=g-import-not-at-top,wrong-import-position
-from au_jax import inference  # pylint: disable=g-import-not-at-top,wrong-import-position
-from data_pipelines import fakes  # pylint: disable=g-import-not-at-top,wrong-import-position
+# The default --config, and the config's path in --out, are relative to the repository.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def random_variables(model, crop_size, seed=0, config=None):
