@@ -35,6 +35,7 @@ It imports au_jax as installed (pip install -e . from the repository's root).
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -48,7 +49,9 @@ import numpy as np
 
 from au_jax import config_lib
 from au_jax import errors
+from au_jax import faces
 from au_jax import inference
+from au_jax import predict
 from data_pipelines import fakes
 
 # The default --config, and the config's path in --out, are relative to the repository.
@@ -113,18 +116,16 @@ def write_video(path, frames, size=(640, 360), fps=25):
 
 
 def end_to_end(workdir, video, batch_size=32):
-  from au_jax import predict  # pylint: disable=g-import-not-at-top
-  from au_jax import faces  # pylint: disable=g-import-not-at-top
   predictor = inference.load(workdir)
-  compile_seconds = predict.warm_up(predictor, batch_size, None)
+  options = predict.PredictOptions(batch_size=batch_size, progress=False)
+  compile_seconds = predict.warm_up(predictor, options)
   summary = predict.predict_files(predictor, [video], csv.writer(io.StringIO()),
-                                  detector=faces.DlibDetector(), batch_size=batch_size,
-                                  progress=False)
+                                  detector=faces.DlibDetector(), options=options)
   summary.timer['compile'] = compile_seconds
   return summary
 
 
-# (name, predict_files options); the first is the reference.
+# (name, PredictOptions fields); the first is the reference.
 VIDEO_MODES = (
     ('frame by frame (before tracks)', {'detect_every': 1, 'overlap': False}),
     ('--detect-every 1', {'detect_every': 1}),
@@ -145,18 +146,18 @@ def compare_video(workdir, video, modes=VIDEO_MODES, batch_size=32, repeats=2,
                   landmarks=True):
   """{mode: {frames_per_s, seconds, face_rows, detection and network shares,
   max_au_difference}} of `au-jax predict` on `video` in each mode, on one predictor."""
-  from au_jax import predict  # pylint: disable=g-import-not-at-top
-  from au_jax import faces  # pylint: disable=g-import-not-at-top
   predictor = inference.load(workdir)
-  predict.warm_up(predictor, batch_size, None, landmarks)
+  base = predict.PredictOptions(batch_size=batch_size, landmarks=landmarks,
+                                progress=False)
+  predict.warm_up(predictor, base)
   detector = faces.DlibDetector()
   best = {}
   for _ in range(repeats):
     for name, options in modes:
       stream = io.StringIO()
       summary = predict.predict_files(predictor, [video], csv.writer(stream),
-                                      detector=detector, batch_size=batch_size,
-                                      progress=False, landmarks=landmarks, **options)
+                                      detector=detector,
+                                      options=dataclasses.replace(base, **options))
       if name not in best or summary.seconds < best[name][0].seconds:
         best[name] = (summary, list(csv.DictReader(io.StringIO(stream.getvalue()))))
   reference = _probabilities(best[modes[0][0]][1], predictor.au_ids)

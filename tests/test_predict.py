@@ -242,8 +242,9 @@ def test_batches_across_frames_keep_row_order(run, tmp_path):
   predictor = inference.load(run.workdir)
   stream = io.StringIO()
   summary = predict.predict_files(predictor, files, csv.writer(stream),
-                                  detector=DrawnFaces(known), batch_size=4,
-                                  progress=False)
+                                  detector=DrawnFaces(known),
+                                  options=predict.PredictOptions(batch_size=4,
+                                                                 progress=False))
   rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
   assert [r['file'] for r in rows] == files
   assert [r['success'] for r in rows] == ['1', '1', '0', '1', '1', '1', '1']
