@@ -39,9 +39,6 @@ from au_jax.geometry import landmarks as lm
 PATHS = ('source', 'target')
 
 
-InputError = errors.InputError
-
-
 class Prediction(NamedTuple):
   au_probs: Any    # (B, n_au) sigmoid probabilities
   landmarks: Any   # (B, 49, 2) (x, y) in crop pixels
@@ -54,7 +51,7 @@ def default_path(config):
 
 def _check_path(path):
   if path not in PATHS:
-    raise InputError(f"path={path!r} is not 'source' or 'target'")
+    raise errors.InputError(f"path={path!r} is not 'source' or 'target'")
   return path
 
 
@@ -150,12 +147,12 @@ class Predictor:
     sizes = (self.crop_size, self.aligned_size)
     if len(shape) not in (3, 4) or shape[-1] != 3 or shape[-3] != shape[-2] or \
         shape[-2] not in sizes:
-      raise InputError(f'images of shape {shape}: expected (batch, S, S, 3) RGB faces '
-                       f'aligned as in training, S = {self.crop_size} (or '
-                       f'{self.aligned_size}, centre-cropped)')
+      raise errors.InputError(f'images of shape {shape}: expected (batch, S, S, 3) RGB '
+                              f'faces aligned as in training, S = {self.crop_size} (or '
+                              f'{self.aligned_size}, centre-cropped)')
     if dtype != np.uint8 and not np.issubdtype(dtype, np.floating):
-      raise InputError(f'images of dtype {dtype}: expected uint8 (0..255) or float '
-                       '(normalised to [-1, 1])')
+      raise errors.InputError(f'images of dtype {dtype}: expected uint8 (0..255) or float '
+                              '(normalised to [-1, 1])')
 
   def __call__(self, images, path=None, landmarks=True):
     """Prediction (jax arrays) for aligned faces; a single (S, S, 3) face gives
@@ -225,8 +222,8 @@ def locate(path):
   path = os.fspath(paths.resolve(paths.check(path, 'checkpoint') if paths.is_url(path)
                                  else os.path.expanduser(path)))
   if not _isdir(path):
-    raise InputError(f'{path} is not a folder: give a training workdir or a checkpoint '
-                     'folder')
+    raise errors.InputError(f'{path} is not a folder: give a training workdir or a '
+                            'checkpoint folder')
   for candidate in (paths.join(path, 'checkpoints', 'stage2'), paths.join(path, 'stage2')):
     if _isdir(candidate):
       return candidate, None
@@ -236,9 +233,10 @@ def locate(path):
   if _steps(path):
     return path, None
   if _isdir(paths.join(path, 'checkpoints', 'stage1')):
-    raise InputError(f'{path} has no stage-2 checkpoint yet (training stopped in stage 1)')
-  raise InputError(f'{path}: no checkpoint found (expected WORKDIR/checkpoints/stage2/'
-                   '<step>/state)')
+    raise errors.InputError(f'{path} has no stage-2 checkpoint yet (training stopped in '
+                            'stage 1)')
+  raise errors.InputError(f'{path}: no checkpoint found (expected WORKDIR/checkpoints/stage2/'
+                          '<step>/state)')
 
 
 def _isdir(path):
@@ -257,8 +255,8 @@ def find_config(stage_dir):
     if paths.resolve(folder).joinpath(config_lib.SAVED_CONFIG).is_file():
       return config_lib.load_saved_config(folder)
     folder = os.path.dirname(folder)
-  raise InputError(f'no {config_lib.SAVED_CONFIG} found above {stage_dir}: pass the training config '
-                   '(load(..., config=...))')
+  raise errors.InputError(f'no {config_lib.SAVED_CONFIG} found above {stage_dir}: pass the '
+                          'training config (load(..., config=...))')
 
 
 def _merge(a, b):
@@ -302,7 +300,7 @@ def load(checkpoint, *, step=None, config=None, path=None, sharding=None):
   try:
     config = config_lib.prepare_config(config)
   except config_lib.ConfigError as e:
-    raise InputError(f'the config of {stage_dir}: {e}') from None
+    raise errors.InputError(f'the config of {stage_dir}: {e}') from None
   model = config_lib.create_model(config)
   shapes = inference_shapes(model, config.data.crop_size,
                             target_statistics.own_paths(config))

@@ -3,6 +3,8 @@
     python benchmarks/inference.py [--config configs/default.py] [--frames 120]
     python benchmarks/inference.py --video-modes --out benchmarks/inference_video.json
 
+It imports au_jax as installed (pip install -e . from the repository's root).
+
 1. Images per second of both inference paths (docs/method.md §2) at the config's crop size
    (176 for the paper) for batches of 1 and 64, with and without the model's landmarks
    (the landmark branch; `predict --no-model-landmarks` skips it), after compilation,
@@ -33,6 +35,7 @@
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -44,12 +47,15 @@ import time
 import jax
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+from au_jax import config_lib
+from au_jax import errors
+from au_jax import faces
+from au_jax import inference
+from au_jax import predict
+from data_pipelines import fakes
 
-from au_jax import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
-from au_jax import errors  # pylint: disable=g-import-not-at-top,wrong-import-position
-from au_jax import inference  # pylint: disable=g-import-not-at-top,wrong-import-position
+# The default --config, and the config's path in --out, are relative to the repository.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def random_variables(model, crop_size, seed=0, config=None):
@@ -106,34 +112,20 @@ def write_workdir(workdir, config, variables):
 
 def write_video(path, frames, size=(640, 360), fps=25):
   """A video with the astronaut's face (about 150 pixels) drifting across the frame."""
-  import cv2  # pylint: disable=g-import-not-at-top
-  data = errors.require('skimage.data', 'the test video',
-                        'pip install scikit-image (or the test extra: pip install -e ".[test]")')
-  face = cv2.resize(data.astronaut()[30:300, 90:360], (220, 220))
-  writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'MJPG'), fps, size)
-  rng = np.random.default_rng(0)
-  for i in range(frames):
-    frame = np.full((size[1], size[0], 3), 110, np.uint8)
-    frame += rng.integers(0, 20, frame.shape, dtype=np.uint8)
-    x = int(40 + (size[0] - 300) * (0.5 + 0.5 * np.sin(i / 15)))
-    frame[70:290, x:x + 220] = face
-    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-  writer.release()
+  return fakes.write_face_video(path, frames, size, fps, period=15)
 
 
 def end_to_end(workdir, video, batch_size=32):
-  from au_jax import predict  # pylint: disable=g-import-not-at-top
-  from au_jax import faces  # pylint: disable=g-import-not-at-top
   predictor = inference.load(workdir)
-  compile_seconds = predict.warm_up(predictor, batch_size, None)
+  options = predict.PredictOptions(batch_size=batch_size, progress=False)
+  compile_seconds = predict.warm_up(predictor, options)
   summary = predict.predict_files(predictor, [video], csv.writer(io.StringIO()),
-                                  detector=faces.DlibDetector(), batch_size=batch_size,
-                                  progress=False)
+                                  detector=faces.DlibDetector(), options=options)
   summary.timer['compile'] = compile_seconds
   return summary
 
 
-# (name, predict_files options); the first is the reference.
+# (name, PredictOptions fields); the first is the reference.
 VIDEO_MODES = (
     ('frame by frame (before tracks)', {'detect_every': 1, 'overlap': False}),
     ('--detect-every 1', {'detect_every': 1}),
@@ -154,18 +146,18 @@ def compare_video(workdir, video, modes=VIDEO_MODES, batch_size=32, repeats=2,
                   landmarks=True):
   """{mode: {frames_per_s, seconds, face_rows, detection and network shares,
   max_au_difference}} of `au-jax predict` on `video` in each mode, on one predictor."""
-  from au_jax import predict  # pylint: disable=g-import-not-at-top
-  from au_jax import faces  # pylint: disable=g-import-not-at-top
   predictor = inference.load(workdir)
-  predict.warm_up(predictor, batch_size, None, landmarks)
+  base = predict.PredictOptions(batch_size=batch_size, landmarks=landmarks,
+                                progress=False)
+  predict.warm_up(predictor, base)
   detector = faces.DlibDetector()
   best = {}
   for _ in range(repeats):
     for name, options in modes:
       stream = io.StringIO()
       summary = predict.predict_files(predictor, [video], csv.writer(stream),
-                                      detector=detector, batch_size=batch_size,
-                                      progress=False, landmarks=landmarks, **options)
+                                      detector=detector,
+                                      options=dataclasses.replace(base, **options))
       if name not in best or summary.seconds < best[name][0].seconds:
         best[name] = (summary, list(csv.DictReader(io.StringIO(stream.getvalue()))))
   reference = _probabilities(best[modes[0][0]][1], predictor.au_ids)

@@ -218,3 +218,25 @@ def fake_arrays(rng, n, crop_size, n_au, labelled=True):
   au = rng.integers(0, 2, (n, n_au)).astype(np.int32)
   mask = np.full((n, n_au), 1.0 if labelled else 0.0, np.float32)
   return {'image': image, 'landmarks': landmarks, 'au': au, 'au_mask': mask}
+
+
+def write_face_video(path, frames=20, size=(640, 360), fps=25, period=8.0):
+  """An MJPG video of a real face (scikit-image's astronaut, 220 pixels) drifting left
+  and right over a noisy grey background, `period` frames per radian of its sine;
+  returns the path as a str. For the predict tests and benchmarks/inference.py."""
+  from au_jax import errors  # pylint: disable=g-import-not-at-top
+  data = errors.require('skimage.data', 'the test video',
+                        'pip install scikit-image (or the test extra: pip install -e ".[test]")')
+  face = cv2.resize(data.astronaut()[30:300, 90:360], (220, 220))
+  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), fps, size)
+  if not writer.isOpened():
+    raise OSError(f'OpenCV cannot write an MJPG video to {path}')
+  rng = np.random.default_rng(0)
+  for i in range(frames):
+    frame = np.full((size[1], size[0], 3), 110, np.uint8)
+    frame += rng.integers(0, 20, frame.shape, dtype=np.uint8)
+    x = int(40 + (size[0] - 300) * (0.5 + 0.5 * np.sin(i / period)))
+    frame[70:290, x:x + 220] = face
+    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+  writer.release()
+  return str(path)

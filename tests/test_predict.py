@@ -242,8 +242,9 @@ def test_batches_across_frames_keep_row_order(run, tmp_path):
   predictor = inference.load(run.workdir)
   stream = io.StringIO()
   summary = predict.predict_files(predictor, files, csv.writer(stream),
-                                  detector=DrawnFaces(known), batch_size=4,
-                                  progress=False)
+                                  detector=DrawnFaces(known),
+                                  options=predict.PredictOptions(batch_size=4,
+                                                                 progress=False))
   rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
   assert [r['file'] for r in rows] == files
   assert [r['success'] for r in rows] == ['1', '1', '0', '1', '1', '1', '1']
@@ -257,29 +258,13 @@ def test_batches_across_frames_keep_row_order(run, tmp_path):
       np.testing.assert_allclose(got, want, atol=1e-4)
 
 
-def write_one_face_video(path, frames=20, size=(640, 360)):
-  """The astronaut's face (220 pixels) drifting left and right over a noisy background."""
-  face = cv2.resize(skdata.astronaut()[30:300, 90:360], (220, 220))
-  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 25, size)
-  assert writer.isOpened()
-  rng = np.random.default_rng(0)
-  for i in range(frames):
-    frame = np.full((size[1], size[0], 3), 110, np.uint8)
-    frame += rng.integers(0, 20, frame.shape, dtype=np.uint8)
-    x = int(40 + (size[0] - 300) * (0.5 + 0.5 * np.sin(i / 8)))
-    frame[70:290, x:x + 220] = face
-    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-  writer.release()
-  return str(path)
-
-
 def test_video_tracks_pose_plot_and_detect_every(run, inputs, monkeypatch, capsys,
                                                  tmp_path):
   """A one-face video: one track id, a plausible pose, the same face rows and AU
   probabilities within 0.02 with --detect-every 5 as with detection on every frame;
   --plot writes a PNG per video and a SUMMARY.csv row per track (a face-less video:
   one row without a track)."""
-  video = write_one_face_video(tmp_path / 'one.avi')
+  video = fakes.write_face_video(tmp_path / 'one.avi')
   empty = str(tmp_path / 'empty.avi')
   writer = cv2.VideoWriter(empty, cv2.VideoWriter_fourcc(*'MJPG'), 10, (160, 120))
   for _ in range(3):

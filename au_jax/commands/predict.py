@@ -9,6 +9,8 @@ import csv
 import os
 import sys
 
+from au_jax import errors
+
 HELP = """Predicts AU probabilities and landmarks for every face in photos, folders
 (searched recursively for images and videos) and videos (read with OpenCV).
 
@@ -108,40 +110,40 @@ def add_parser(subparsers):
 
 
 def run(args):
-  from au_jax import inference, predict  # pylint: disable=g-import-not-at-top
   from au_jax import faces  # pylint: disable=g-import-not-at-top
+  from au_jax import inference, predict  # pylint: disable=g-import-not-at-top
   for name in ('batch_size', 'frame_step', 'max_size', 'detect_every'):
     if getattr(args, name) < 1:
-      raise inference.InputError(f'--{name.replace("_", "-")} must be at least 1')
+      raise errors.InputError(f'--{name.replace("_", "-")} must be at least 1')
   if args.track_patience < 0:
-    raise inference.InputError('--track-patience must be 0 or more')
+    raise errors.InputError('--track-patience must be 0 or more')
   if not args.smooth >= 0:  # also NaN
-    raise inference.InputError('--smooth must be 0 or more seconds')
+    raise errors.InputError('--smooth must be 0 or more seconds')
   if args.smooth and not args.plot:
-    raise inference.InputError('--smooth applies to --plot; give --plot DIR too')
+    raise errors.InputError('--smooth applies to --plot; give --plot DIR too')
   if args.upsample is not None and args.upsample < 0:
-    raise inference.InputError('--upsample must be 0 or more')
+    raise errors.InputError('--upsample must be 0 or more')
   predict.collect_inputs(args.inputs)  # fail on a typo before loading anything
-  options = {'upsample': args.upsample, 'min_score': args.min_score}
   if args.detector == 'blazeface' and args.upsample is not None:
-    raise inference.InputError('--upsample applies to hog, cnn and auto, not blazeface')
-  detector = faces.make_detector(args.detector, **options)
+    raise errors.InputError('--upsample applies to hog, cnn and auto, not blazeface')
+  detector = faces.make_detector(args.detector, upsample=args.upsample,
+                                 min_score=args.min_score)
+  options = predict.PredictOptions(
+      path=args.path, batch_size=args.batch_size, max_size=args.max_size,
+      frame_step=args.frame_step, threshold=args.threshold,
+      overlay_dir=args.save_overlays, landmarks=args.model_landmarks,
+      detect_every=args.detect_every, track_patience=args.track_patience,
+      plot_dir=args.plot, smooth=args.smooth, progress=not args.quiet)
   predictor = inference.load(args.checkpoint, step=args.step, path=args.path)
-  compile_seconds = predict.warm_up(predictor, args.batch_size, args.path,
-                                    args.model_landmarks)
+  compile_seconds = predict.warm_up(predictor, options)
   to_stdout = args.output == '-'
   if not to_stdout and os.path.dirname(args.output):
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
   stream = sys.stdout if to_stdout else open(args.output, 'w', newline='',
                                              encoding='utf-8')
   try:
-    summary = predict.predict_files(
-        predictor, args.inputs, csv.writer(stream), detector=detector, path=args.path,
-        batch_size=args.batch_size, max_size=args.max_size, frame_step=args.frame_step,
-        threshold=args.threshold, overlay_dir=args.save_overlays,
-        progress=not args.quiet, landmarks=args.model_landmarks,
-        detect_every=args.detect_every, track_patience=args.track_patience,
-        plot_dir=args.plot, smooth=args.smooth)
+    summary = predict.predict_files(predictor, args.inputs, csv.writer(stream),
+                                    detector=detector, options=options)
   finally:
     if not to_stdout:
       stream.close()
