@@ -19,6 +19,7 @@ from jax.experimental import multihost_utils
 import numpy as np
 
 from au_jax import config_lib
+from au_jax import errors
 from au_jax import inference
 from au_jax import metrics
 from au_jax import paths
@@ -134,7 +135,7 @@ def select_splits(available, wanted):
     matches = [n for n in available if n == name or n.split('_', 1)[1] == name]
     if len(matches) != 1:
       why = 'is ambiguous' if matches else 'is not an evaluation split'
-      raise inference.InputError(f'--split {name} {why}; the config has '
+      raise errors.InputError(f'--split {name} {why}; the config has '
                                  f'{", ".join(available) or "none"}')
     if matches[0] not in chosen:
       chosen.append(matches[0])
@@ -152,7 +153,7 @@ def check_same_model(config, workdir):
   for field in ('data.au_ids', 'data.crop_size'):
     if field in changed:
       theirs, mine = changed[field]
-      raise inference.InputError(f'config.{field}={mine} but {workdir} was trained '
+      raise errors.InputError(f'config.{field}={mine} but {workdir} was trained '
                                  f'with {theirs}')
 
 
@@ -189,7 +190,7 @@ def evaluate_checkpoint(config, workdir, *, step=None, splits=None, data=None,
   if diagnostics:
     from au_jax import diagnostics as diag  # pylint: disable=g-import-not-at-top
     if jax.process_count() > 1:
-      raise inference.InputError('--diagnostics runs on one process')
+      raise errors.InputError('--diagnostics runs on one process')
     report = diag.diagnose(predictor.model, predictor.variables, data, config)
   return {n: results[n] for n in names}, predictor.step, report
 

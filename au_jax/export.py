@@ -23,7 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from au_jax import paths
-from au_jax.inference import InputError, Prediction
+from au_jax.errors import InputError
+from au_jax.inference import Prediction
 
 METADATA = 'au_jax.json'
 

@@ -27,7 +27,7 @@ It imports au_jax as installed (pip install -e . from the repository's root).
    XLA's window sums into 6-D convolutions OpenVINO rejects). Needs
    `pip install onnxruntime openvino` and `pip install --no-deps jax2onnx onnx onnx-ir`
    (jax2onnx's own requirements would downgrade orbax-checkpoint). Not part of
-   au_jax: neither runtime was faster here (docs/inference.md).
+   au_jax: neither runtime was faster here (docs/speed.md).
 5. --example-video FILE writes the video behind docs/video_plot.png instead: two SynthAU
    people (lab style) who smile and raise and lower their brows at known times, and
    leave the picture for half a second.

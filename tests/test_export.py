@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import _trained
+from au_jax import errors
 from au_jax import export
 from au_jax import inference
 
@@ -35,7 +36,7 @@ def test_saved_model_from_the_cli_equals_the_predictor(predictor, faces, monkeyp
     got, want = served(batch), predictor(batch)
     np.testing.assert_allclose(got.au_probs, np.asarray(want.au_probs), atol=1e-6)
     np.testing.assert_allclose(got.landmarks, np.asarray(want.landmarks), atol=1e-4)
-  with pytest.raises(inference.InputError, match='not empty'):
+  with pytest.raises(errors.InputError, match='not empty'):
     export.saved_model(predictor, str(out))
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
+from au_jax import errors
 from au_jax import evaluate
 from au_jax import inference
 from au_jax.geometry import GeometryError
@@ -141,13 +142,13 @@ def test_bad_inputs_raise_input_error(run, predictor, tmp_path):
       lambda: inference.load(run.workdir, step=12345),
   ]
   for case in cases:
-    with pytest.raises(inference.InputError) as e:
+    with pytest.raises(errors.InputError) as e:
       case()
     assert '\n' not in str(e.value)
   config = _trained.trained().config
   other = type(config)(config.to_dict())
   other.model.au_hidden = 16
-  with pytest.raises(inference.InputError, match='au_detector.*shape'):
+  with pytest.raises(errors.InputError, match='au_detector.*shape'):
     inference.load(run.workdir, config=other)
 
 

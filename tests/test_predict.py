@@ -17,6 +17,7 @@ import _trained
 from au_jax import inference
 from au_jax import faces as faces_lib
 from au_jax import predict
+from au_jax.geometry import landmarks as lm
 from data_pipelines import fakes
 
 # Eye centres of astronaut(), marked by hand on a 10x zoom (iris centres, x y pixels).
@@ -350,7 +351,7 @@ def test_landmarks_placed_in_given_boxes_match_detection():
     placed, = faces_lib.find_faces(big, None, 32, 36, max_size=max_size,
                                    boxes=[(*found.box, found.score)])
     np.testing.assert_allclose(placed.box, found.box, atol=2.5)
-    iod = np.linalg.norm(found.landmarks68[42:48].mean(0) - found.landmarks68[36:42].mean(0))
+    iod = lm.inter_ocular_distance(found.landmarks68)
     assert np.abs(placed.landmarks68 - found.landmarks68).max() < 0.05 * iod
     assert placed.score == found.score
 

@@ -138,7 +138,7 @@ def test_landmarks_inside_and_in_anatomical_order_after_wild_transforms(size):
     assert points.min() >= 0 and points.max() <= size - 1
     across, down = axes(points)
     x, y = points @ across, points @ down
-    eye_r, eye_l = points[36:42].mean(0), points[42:48].mean(0)
+    eye_r, eye_l = lm.eye_centres(points)
     assert eye_r[0] < eye_l[0]  # the subject's right eye is on the image left
     assert max(eye_r[1], eye_l[1]) < points[48:68, 1].min()  # eyes above the mouth
     assert y[17:27].max() < y[36:48].mean()  # brows above the eyes

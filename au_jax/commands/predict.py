@@ -28,7 +28,7 @@ model (pip install -e ".[faces]"):
              no face, or 2 or more (a group photo), adding the faces hog missed. Costs
              hog's time (4x when upsampled) on images with one clear face, cnn's on
              the others.
-See docs/inference.md for their measured recall and speed.
+See docs/detectors.md for their measured recall and speed.
 
 CSV columns: file, frame, timestamp (video seconds), face (index in the frame, largest
 first), track (the same person keeps the same id across a video's frames; the face

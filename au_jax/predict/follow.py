@@ -15,6 +15,7 @@ import numpy as np
 
 from au_jax import tracking
 from au_jax import faces as faces_lib
+from au_jax.geometry import landmarks as lm
 
 # A followed face must stay within this many inter-ocular distances of where its track
 # predicted it, at 0.8-1.25 times its size; else the frame gets a full detection.
@@ -97,8 +98,8 @@ class FaceFinder:
       for (track, box, _), face in zip(seeds, faces):
         if face is None:
           return None
-        ratio = (tracking.eye_distance(face.landmarks68)
-                 / max(tracking.eye_distance(predicted[track]), 1e-6))
+        ratio = (lm.inter_ocular_distance(face.landmarks68)
+                 / max(lm.inter_ocular_distance(predicted[track]), 1e-6))
         if (tracking.landmark_distance(predicted[track], face.landmarks68) > FOLLOW_DISTANCE
             or not 1 / FOLLOW_SCALE <= ratio <= FOLLOW_SCALE):
           return None
