@@ -52,29 +52,11 @@ from au_jax import errors
 from au_jax import faces
 from au_jax import inference
 from au_jax import predict
+from au_jax import random_weights
 from data_pipelines import fakes
 
 # The default --config, and the config's path in --out, are relative to the repository.
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def random_variables(model, crop_size, seed=0, config=None):
-  """Variables of the inference paths with random values of plausible scale (with the
-  target path's own E_au statistics when `config` has them)."""
-  from au_jax import target_statistics  # pylint: disable=g-import-not-at-top
-  shapes = inference.inference_shapes(
-      model, crop_size, target_statistics.own_paths(config) if config is not None else ())
-  leaves, tree = jax.tree.flatten(shapes)
-  keys = jax.random.split(jax.random.key(seed), len(leaves))
-  paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(
-      shapes)[0]]
-  values = []
-  for key, leaf, path in zip(keys, leaves, paths):
-    if path.endswith("['var']") or path.endswith("['scale']"):
-      values.append(jax.numpy.ones(leaf.shape, leaf.dtype))
-    else:
-      values.append(0.05 * jax.random.normal(key, leaf.shape, leaf.dtype))
-  return jax.tree.unflatten(tree, values)
 
 
 def network_rates(predictor, batches=(1, 64), seconds=3.0, landmarks=(True, False)):
@@ -95,19 +77,6 @@ def network_rates(predictor, batches=(1, 64), seconds=3.0, landmarks=(True, Fals
           calls += 1
         rates[path, batch, with_landmarks] = calls * batch / (time.perf_counter() - start)
   return rates
-
-
-def write_workdir(workdir, config, variables):
-  """A workdir with config.json and a stage-2 checkpoint holding `variables`."""
-  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
-  os.makedirs(workdir, exist_ok=True)
-  config_lib.save_config(config, workdir)
-  manager = ocp.CheckpointManager(os.path.join(workdir, 'checkpoints', 'stage2'),
-                                  item_names=('state', 'meta'))
-  state = {'step': np.int32(0), **variables}
-  manager.save(0, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                          meta=ocp.args.JsonSave({'stage': '2'})))
-  manager.wait_until_finished()
 
 
 def write_video(path, frames, size=(640, 360), fps=25):
@@ -213,7 +182,7 @@ def main():
     return onnx_runtimes(args)
   config = config_lib.prepare_config(config_lib.load_config(args.config))
   model = config_lib.create_model(config)
-  variables = random_variables(model, config.data.crop_size, config=config)
+  variables = random_weights.random_variables(model, config.data.crop_size, config=config)
   predictor = inference.Predictor(model, variables, config)
   print(f'{jax.devices()[0].device_kind}, {os.cpu_count()} CPUs, jax {jax.__version__}; '
         f'{config.data.crop_size}-pixel crops, {len(config.data.au_ids)} AUs')
@@ -222,7 +191,7 @@ def main():
           f'{"with" if marks else "without"} model landmarks: {rate:7.1f} images/s')
   root = tempfile.mkdtemp(prefix='au_jax_bench_')
   try:
-    write_workdir(os.path.join(root, 'work'), config, variables)
+    random_weights.write_workdir(os.path.join(root, 'work'), config, variables)
     video = os.path.join(root, 'clip.avi')
     write_video(video, args.frames)
     summary = end_to_end(os.path.join(root, 'work'), video)
@@ -234,10 +203,10 @@ def main():
 def video_modes(args):
   config = config_lib.prepare_config(config_lib.load_config(args.config))
   model = config_lib.create_model(config)
-  variables = random_variables(model, config.data.crop_size, config=config)
+  variables = random_weights.random_variables(model, config.data.crop_size, config=config)
   root = tempfile.mkdtemp(prefix='au_jax_bench_')
   try:
-    write_workdir(os.path.join(root, 'work'), config, variables)
+    random_weights.write_workdir(os.path.join(root, 'work'), config, variables)
     video = os.path.join(root, 'clip.avi')
     write_video(video, args.frames)
     load = _load()
@@ -367,8 +336,8 @@ def onnx_runtimes(args, rounds=3):
   onnxruntime, openvino = onnx_packages()
   config = config_lib.prepare_config(config_lib.load_config(args.config))
   model = config_lib.create_model(config)
-  predictor = inference.Predictor(model, random_variables(model, config.data.crop_size, config=config),
-                                  config)
+  variables = random_weights.random_variables(model, config.data.crop_size, config=config)
+  predictor = inference.Predictor(model, variables, config)
   size = predictor.crop_size
   start = time.perf_counter()
   proto = to_onnx(predictor)

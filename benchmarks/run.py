@@ -295,13 +295,14 @@ def inference_module():
 
 def measure_inference(presets, batches, seconds):
   from au_jax import inference  # pylint: disable=g-import-not-at-top
-  bench = inference_module()
+  from au_jax import random_weights  # pylint: disable=g-import-not-at-top
+  bench = inference_module()  # its network_rates, the measurement inference.py reports
   out = {}
   for preset in presets:
     config = load_config(preset)
     model = config_lib.create_model(config)
     predictor = inference.Predictor(
-        model, bench.random_variables(model, config.data.crop_size, config=config), config)
+        model, random_weights.random_variables(model, config.data.crop_size, config=config), config)
     rates = bench.network_rates(predictor, batches=batches, seconds=seconds)
     out[preset] = {f'{path}_batch{batch}' + ('' if marks else '_nolandmarks'): rate
                    for (path, batch, marks), rate in rates.items()}

@@ -118,16 +118,13 @@ def test_train_real_data_on_fakes(tmp_path):
 
 def random_checkpoint(workdir):
   """A workdir with a stage-2 checkpoint of configs/tiny.py holding random weights
-  (benchmarks/inference.py's helpers): loading and predicting need no training."""
-  from au_jax import config_lib  # pylint: disable=g-import-not-at-top
-  spec = importlib.util.spec_from_file_location(
-      'benchmark_inference', os.path.join(REPO, 'benchmarks', 'inference.py'))
-  bench = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(bench)
+  (au_jax.random_weights): loading and predicting need no training."""
+  from au_jax import config_lib, random_weights  # pylint: disable=g-import-not-at-top
   config = config_lib.prepare_config(config_lib.load_config(TINY_CONFIG))
   model = config_lib.create_model(config)
-  bench.write_workdir(str(workdir), config,
-                      bench.random_variables(model, config.data.crop_size, config=config))
+  random_weights.write_workdir(
+      str(workdir), config,
+      random_weights.random_variables(model, config.data.crop_size, config=config))
   return str(workdir)
 
 
