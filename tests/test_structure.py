@@ -103,3 +103,14 @@ def test_no_file_over_400_lines(package):
       if n > MAX_LINES:
         long[os.path.relpath(path, REPO)] = n
   assert not long
+
+
+def test_no_two_public_classes_share_a_name():
+  seen = {}
+  for module, path in _modules().items():
+    with open(path, encoding='utf-8') as f:
+      tree = ast.parse(f.read(), path)
+    for node in tree.body:
+      if isinstance(node, ast.ClassDef) and not node.name.startswith('_'):
+        seen.setdefault(node.name, []).append(module)
+  assert not {name: where for name, where in seen.items() if len(where) > 1}
