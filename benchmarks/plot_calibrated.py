@@ -7,11 +7,16 @@ Reads the differences that benchmarks/queue_calibrated.sh keeps
 exact, plotted at R = 1) and dlib's own (benchmarks/table7_protocol_differences.json),
 drawn at the R that `au-jax landmark-error` measured for dlib on the lab domain
 (benchmarks/landmark_error_synthau_lab.json). Each point is the mean over seeds with its
-95 % t interval; the crossover R*, where a row's interval rises above 0, is printed.
+95 % t interval, or, where a level has one seed so far, that seed's paired bootstrap
+interval over the test images. The crossover R*, where a row starts to beat source-only,
+is read from the curves, linear between levels: the estimate where the mean crosses 0
+for the last time, its interval where the interval's upper and lower ends do. It is
+printed and kept in benchmarks/calibrated_crossover.json (docs/results.md).
 """
 
 import argparse
 import json
+import math
 import os
 
 import matplotlib
@@ -30,14 +35,41 @@ def _load(path):
 
 
 def points(folder=HERE, baseline='source_only', metric='auc'):
-  """{row: [(R, mean, low, high, seeds)]} over the levels that have differences."""
+  """{row: [(R, mean, low, high, seeds)]} over the levels that have differences; with one
+  seed, (low, high) is that seed's bootstrap interval over the test images."""
   out = {}
   for name, r in LEVELS:
     kept = _load(os.path.join(folder, f'table7_calibrated_r{name}_differences.json'))
     for d in (kept or {}).get(f'{baseline}/{metric}', {}).get('rows', []):
-      out.setdefault(d['row'], []).append((r, d['mean'], *d['interval'],
-                                           len(d['per_seed'])))
+      low, high = d['interval']
+      if len(d['per_seed']) == 1 and d['per_seed'][0][2]:
+        low, high = d['per_seed'][0][2]
+      out.setdefault(d['row'], []).append((r, d['mean'], low, high, len(d['per_seed'])))
   return out
+
+
+def crossing(rs, values):
+  """Where the piecewise-linear curve through (rs, values) rises above 0 for good:
+  -inf if it is above 0 at every R (the crossover lies below the grid), +inf if it is
+  not above 0 at the largest R, NaN if a value is unknown."""
+  if any(math.isnan(v) for v in values):
+    return math.nan
+  if values[-1] <= 0:
+    return math.inf
+  i = len(values) - 1
+  while i > 0 and values[i - 1] > 0:
+    i -= 1
+  if i == 0:
+    return -math.inf
+  r0, r1, v0, v1 = rs[i - 1], rs[i], values[i - 1], values[i]
+  return r0 + (0 - v0) * (r1 - r0) / (v1 - v0)
+
+
+def r_star(series):
+  """(estimate, low, high) of the crossover R* of one row's series: the mean curve's
+  crossing, between the upper end's crossing and the lower end's."""
+  rs, mean, low, high, _ = zip(*series)
+  return crossing(rs, mean), crossing(rs, high), crossing(rs, low)
 
 
 def crossover(series):
@@ -47,6 +79,30 @@ def crossover(series):
     if all(above[i:]):
       return r
   return None
+
+
+def describe(value, rs):
+  """'0.41', '< 0.25' (below the grid), '> 1' (not reached), '?' (unknown)."""
+  if math.isnan(value):
+    return '?'
+  if value == -math.inf:
+    return f'< {min(rs):g}'
+  if value == math.inf:
+    return f'> {max(rs):g}'
+  return f'{value:.2f}'
+
+
+def summary(folder=HERE):
+  """{row: {'levels': [...], 'r_star': '0.41 [0.30, 0.62]', ...}} for the JSON and docs."""
+  out = {}
+  for row, values in sorted(points(folder).items()):
+    rs = [v[0] for v in values]
+    estimate, low, high = (describe(x, rs) for x in r_star(values))
+    out[row] = {'levels': [dict(zip(('r', 'mean', 'low', 'high', 'seeds'), v))
+                           for v in values],
+                'r_star': estimate, 'r_star_interval': [low, high],
+                'first_level_above_zero': crossover(values)}
+  return out
 
 
 def plot(out, folder=HERE):
@@ -72,8 +128,11 @@ def plot(out, folder=HERE):
                   yerr=[[mine['mean'] - mine['interval'][0]],
                         [mine['interval'][1] - mine['mean']]],
                   marker='x', capsize=3, color=line[0].get_color(), ls='none')
-    print(f'{row}: R* = {crossover(values)}')
+    rs = [v[0] for v in values]
+    estimate, low, high = (describe(x, rs) for x in r_star(values))
+    print(f'{row}: R* = {estimate} [{low}, {high}]')
   ax.set_xlabel("R, the share of the true AU motion the detector keeps (1: exact)\n"
+                "bars: 95 % over seeds, or over test images where one seed\n"
                 "x: dlib itself, at its R measured on the lab domain")
   ax.set_ylabel('wild test ROC-AUC minus source-only (points)')
   ax.legend(fontsize=8)
@@ -87,7 +146,13 @@ def main():
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument('--out', default=os.path.join(os.path.dirname(HERE), 'docs',
                                                'calibrated_detector.png'))
-  plot(p.parse_args().out)
+  p.add_argument('--json', default=os.path.join(HERE, 'calibrated_crossover.json'))
+  args = p.parse_args()
+  plot(args.out)
+  with open(args.json, 'w', encoding='utf-8') as f:
+    json.dump(summary(), f, indent=1)
+    f.write('\n')
+  print(f'wrote {args.json}')
 
 
 if __name__ == '__main__':

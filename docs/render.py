@@ -267,11 +267,27 @@ def difference(name, baseline, row, metric='auc'):
   return f"{d['mean']:+.1f} [{d['interval'][0]:+.1f}, {d['interval'][1]:+.1f}]"
 
 
+def crossover_table(name='calibrated_crossover'):
+  """benchmarks/calibrated_crossover.json (benchmarks/plot_calibrated.py): each row's
+  difference to source-only per calibrated level, and its crossover R*."""
+  kept = load(name)
+  levels = sorted({level['r'] for row in kept.values() for level in row['levels']})
+  lines = ['| row | ' + ' | '.join('exact' if r == 1 else f'R = {r:g}' for r in levels)
+           + ' | R* [95 % interval] |', '|---|' + '---|' * (len(levels) + 1)]
+  for row, entry in kept.items():
+    by_r = {level['r']: level for level in entry['levels']}
+    cells = [(f"{by_r[r]['mean']:+.1f} [{by_r[r]['low']:+.1f}, {by_r[r]['high']:+.1f}]"
+              f" ({by_r[r]['seeds']})") if r in by_r else '–' for r in levels]
+    low, high = entry['r_star_interval']
+    lines.append(f"| {row} | " + ' | '.join(cells) + f" | {entry['r_star']} [{low}, {high}] |")
+  return '\n'.join(lines)
+
+
 # What a template's fields may call, by name.
 FIELDS = {f.__name__: f for f in (f1, std, diff, table, value, landmark_table, landmarks,
                                    pseudo_quality_table, missing, with_rows, probe, adabn,
                                    crossval_table, difference_table, difference, scores,
-                                   score)}
+                                   score, crossover_table)}
 
 
 def _literal(node):
