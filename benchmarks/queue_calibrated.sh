@@ -19,7 +19,7 @@ PREPARED=data/prepared_protocol
 LEVELS=(0.25 0.50 0.75 exact)
 for R in "${LEVELS[@]}"; do
   if [ "$R" = exact ]; then
-    if [ ! -d "$PREPARED/synthau_wild_exact" ]; then
+    if [ ! -d "$PREPARED/aligned_faces/synthau_wild_exact" ]; then
       au-jax prepare --format manifest --input "$DATA/wild/manifest.csv" \
           --output "$PREPARED" --name synthau_wild_exact --aligned-size 72 --quiet
     fi
@@ -29,7 +29,7 @@ for R in "${LEVELS[@]}"; do
     au-jax synth --output "$DATA" --preset small --seed 0 --calibrate "$R"
   fi
   NAME="synthau_wild_calibrated_r${R/./}"
-  if [ ! -d "$PREPARED/$NAME" ]; then
+  if [ ! -d "$PREPARED/aligned_faces/$NAME" ]; then
     au-jax prepare --format manifest --input "$DATA/wild/manifest_calibrated_r$R.csv" \
         --output "$PREPARED" --name "$NAME" --aligned-size 72 --quiet
   fi

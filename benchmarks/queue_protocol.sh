@@ -24,11 +24,11 @@ if [ ! -f "$DATA/wild/detected.json" ]; then
   au-jax synth --output "$DATA" --preset small --seed 0 --wild-test-images 5000 \
       --detect-wild-landmarks --quiet
 fi
-if [ ! -d "$PREPARED/synthau_lab" ]; then
+if [ ! -d "$PREPARED/aligned_faces/synthau_lab" ]; then
   au-jax prepare --format manifest --input "$DATA/lab/manifest.csv" \
       --output "$PREPARED" --name synthau_lab --aligned-size 72
 fi
-if [ ! -d "$PREPARED/synthau_wild_detected" ]; then
+if [ ! -d "$PREPARED/aligned_faces/synthau_wild_detected" ]; then
   au-jax prepare --format manifest --input "$DATA/wild/manifest_detected.csv" \
       --output "$PREPARED" --name synthau_wild_detected --aligned-size 72
 fi
