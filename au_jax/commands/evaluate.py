@@ -15,8 +15,10 @@ from au_jax import config_lib
 HELP = """Evaluates the best (or --step) stage-2 checkpoint of a training workdir on the
 evaluation splits of the config: config.data.source_eval_splits and
 config.data.target_eval_splits of the prepared data sets in config.data.data_dir.
-Source-domain splits use the source path, target-domain splits the reconstruction path
-(a source-only model uses the source path for both). Frames with a missing AU label
+Source-domain splits use the source path, target-domain splits the config's target
+path, model.target_path: 'direct', E_au(E_f(I)) (configs/default.py), or
+'reconstruction', E_au(G_st(F_l, G_b(F))) (configs/paper.py). A source-only model uses
+the source path for both. Frames with a missing AU label
 (empty in the manifest, 9/999 in ADLD lists) are left out of that AU's scores.
 
 Beside F1 and accuracy at 0.5: F1 at per-AU thresholds chosen on the validation split

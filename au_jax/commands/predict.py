@@ -66,8 +66,9 @@ def add_parser(subparsers):
                  help='write an overlay per image (PNG) and per video (MP4): landmarks '
                       'and an AU bar chart per face')
   p.add_argument('--path', choices=('source', 'target'),
-                 help='the inference path (default: target, the reconstruction path for '
-                      'faces in the wild; source for a source-only model)')
+                 help="the inference path (default: target, the config's "
+                      'model.target_path for faces in the wild; source for a source-only '
+                      'model)')
   p.add_argument('--step', type=int,
                  help='checkpoint step (default: the best by validation F1)')
   p.add_argument('--batch-size', type=int, default=32,
