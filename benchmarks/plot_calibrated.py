@@ -25,6 +25,9 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-imp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LEVELS = (('0.25', 0.25), ('0.50', 0.5), ('0.75', 0.75), ('exact', 1.0))
+# The same settings under their names in table7_protocol.json, which ran before
+# configs/default.py took one E_f and the direct path (its 'default' is the earlier one).
+DLIB_ROWS = {'default': 'default+direct', 'default+reconstruction': 'default'}
 
 
 def _load(path):
@@ -105,14 +108,25 @@ def summary(folder=HERE):
   return out
 
 
+def dlib_point(row, folder=HERE):
+  """(R, mean, low, high) of the calibrated row's setting under dlib itself: its
+  difference in table7_protocol_differences.json at the R that `au-jax landmark-error`
+  measured for dlib on the lab domain; None where either is missing."""
+  dlib = _load(os.path.join(folder, 'table7_protocol_differences.json')) or {}
+  dlib_r = (_load(os.path.join(folder, 'landmark_error_synthau_lab.json')) or {}).get(
+      'retention_all')
+  mine = next((d for d in dlib.get('source_only/auc', {}).get('rows', [])
+               if d['row'] == DLIB_ROWS.get(row, row)), None)
+  if mine is None or dlib_r is None:
+    return None
+  return (dlib_r, mine['mean'], *mine['interval'])
+
+
 def plot(out, folder=HERE):
   series = points(folder)
   if not series:
     raise SystemExit('no benchmarks/table7_calibrated_r*_differences.json yet: run '
                      'benchmarks/queue_calibrated.sh first')
-  dlib = _load(os.path.join(folder, 'table7_protocol_differences.json')) or {}
-  dlib_r = (_load(os.path.join(folder, 'landmark_error_synthau_lab.json')) or {}).get(
-      'retention_all')
   fig, ax = plt.subplots(figsize=(6.4, 4.2))
   ax.axhline(0, color='grey', lw=0.8)
   for i, (row, values) in enumerate(sorted(series.items())):
@@ -121,12 +135,10 @@ def plot(out, folder=HERE):
                        yerr=[[m - l for m, l in zip(mean, low)],
                              [h - m for m, h in zip(mean, high)]],
                        marker='o', capsize=3, label=row)
-    mine = next((d for d in dlib.get('source_only/auc', {}).get('rows', [])
-                 if d['row'] == row), None)
-    if mine and dlib_r is not None:
-      ax.errorbar([dlib_r + 0.008 * i], [mine['mean']],
-                  yerr=[[mine['mean'] - mine['interval'][0]],
-                        [mine['interval'][1] - mine['mean']]],
+    dlib = dlib_point(row, folder)
+    if dlib:
+      x, m, lo, hi = dlib
+      ax.errorbar([x + 0.008 * i], [m], yerr=[[m - lo], [hi - m]],
                   marker='x', capsize=3, color=line[0].get_color(), ls='none')
     rs = [v[0] for v in values]
     estimate, low, high = (describe(x, rs) for x in r_star(values))

@@ -271,6 +271,17 @@ def difference(name, baseline, row, metric='auc'):
   return f"{d['mean']:+.1f} [{d['interval'][0]:+.1f}, {d['interval'][1]:+.1f}]"
 
 
+def levels_table(prefix, levels, rows, metric='auc'):
+  """Each row's score (mean ± std over seeds, and the seed count) per JSON PREFIX+LEVEL;
+  '–' where a row has not run at a level yet."""
+  lines = ['| row | ' + ' | '.join(levels) + ' |', '|---|' + '---|' * len(levels)]
+  for row in rows:
+    cells = [f"{score(prefix + lv, row, metric)} ({f1(prefix + lv, row, show='count')})"
+             if row in _row_names(prefix + lv) else '–' for lv in levels]
+    lines.append(f'| {row} | ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines)
+
+
 def crossover_table(name='calibrated_crossover'):
   """benchmarks/calibrated_crossover.json (benchmarks/plot_calibrated.py): each row's
   difference to source-only per calibrated level, and its crossover R*."""
@@ -291,7 +302,7 @@ def crossover_table(name='calibrated_crossover'):
 FIELDS = {f.__name__: f for f in (f1, std, diff, table, value, landmark_table, landmarks,
                                    pseudo_quality_table, missing, with_rows, probe, adabn,
                                    crossval_table, difference_table, difference, scores,
-                                   score, crossover_table)}
+                                   score, crossover_table, levels_table)}
 
 
 def _literal(node):

@@ -17,13 +17,17 @@ def test_points_crossover_and_figure(tmp_path):
     (tmp_path / f'table7_calibrated_r{name}_differences.json').write_text(json.dumps(
         {'source_only/auc': {'samples': 10, 'rows': [diff('default', mean, low, high)]}}))
   (tmp_path / 'table7_protocol_differences.json').write_text(json.dumps(
-      {'source_only/auc': {'samples': 10, 'rows': [diff('default', -11.0, -19.0, -3.0)]}}))
+      {'source_only/auc': {'samples': 10, 'rows': [diff('default', -11.0, -19.0, -3.0),
+                                                   diff('default+direct', 9.0, 1.0, 17.0)]}}))
   (tmp_path / 'landmark_error_synthau_lab.json').write_text(json.dumps(
       {'retention_all': 0.5}))
   series = plot_calibrated.points(tmp_path)
   assert [p[0] for p in series['default']] == [0.25, 0.5, 0.75, 1.0]
   assert plot_calibrated.crossover(series['default']) == 0.75
   out = tmp_path / 'plot.png'
+  # dlib's marker for row default is table7_protocol.json's default+direct (the same
+  # settings), not its 'default' (the earlier two-extractor reconstruction path).
+  assert plot_calibrated.dlib_point('default', tmp_path)[1] == 9.0
   plot_calibrated.plot(out, tmp_path)
   assert out.stat().st_size > 1000
   never = [(0.25, -1, -2, 0, 3), (1.0, 1, -1, 3, 3)]
