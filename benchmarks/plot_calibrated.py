@@ -23,6 +23,8 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from au_jax import compare  # pylint: disable=wrong-import-position
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LEVELS = (('0.25', 0.25), ('0.50', 0.5), ('0.75', 0.75), ('exact', 1.0))
 # The same settings under their names in table7_protocol.json, which ran before
@@ -44,9 +46,7 @@ def points(folder=HERE, baseline='source_only', metric='auc'):
   for name, r in LEVELS:
     kept = _load(os.path.join(folder, f'table7_calibrated_r{name}_differences.json'))
     for d in (kept or {}).get(f'{baseline}/{metric}', {}).get('rows', []):
-      low, high = d['interval']
-      if len(d['per_seed']) == 1 and d['per_seed'][0][2]:
-        low, high = d['per_seed'][0][2]
+      (low, high), _ = compare.Difference(**d).shown_interval()
       out.setdefault(d['row'], []).append((r, d['mean'], low, high, len(d['per_seed'])))
   return out
 
@@ -140,13 +140,12 @@ def plot(out, folder=HERE):
       x, m, lo, hi = dlib
       ax.errorbar([x + 0.008 * i], [m], yerr=[[m - lo], [hi - m]],
                   marker='x', capsize=3, color=line[0].get_color(), ls='none')
-    rs = [v[0] for v in values]
-    estimate, low, high = (describe(x, rs) for x in r_star(values))
-    print(f'{row}: R* = {estimate} [{low}, {high}]')
   ax.set_xlabel("R, the share of the true AU motion the detector keeps (1: exact)\n"
                 "bars: 95 % over seeds, or over test images where one seed\n"
                 "x: dlib itself, at its R measured on the lab domain")
   ax.set_ylabel('wild test ROC-AUC minus source-only (points)')
+  for row, entry in summary(folder).items():
+    print(f"{row}: R* = {entry['r_star']} [{', '.join(entry['r_star_interval'])}]")
   ax.legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(out, dpi=120)

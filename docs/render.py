@@ -264,11 +264,11 @@ def scores(name, row, metric='auc', split='target_test'):
 def difference(name, baseline, row, metric='auc'):
   """'+5.1 [+1.2, +9.0]': a row's mean difference to `baseline` and its t interval (with
   one seed, that seed's bootstrap interval over the test images, said so)."""
-  d = next(d for d in load(name)[f'{baseline}/{metric}']['rows'] if d['row'] == row)
-  if len(d['per_seed']) == 1 and d['per_seed'][0][2]:  # no spread over seeds yet
-    low, high = d['per_seed'][0][2]
-    return f"{d['mean']:+.1f} [{low:+.1f}, {high:+.1f}] (one seed; interval over test images)"
-  return f"{d['mean']:+.1f} [{d['interval'][0]:+.1f}, {d['interval'][1]:+.1f}]"
+  d = next(compare.Difference(**d) for d in load(name)[f'{baseline}/{metric}']['rows']
+           if d['row'] == row)
+  (low, high), over = d.shown_interval()
+  note = ' (one seed; interval over test images)' if over == 'images' else ''
+  return f'{d.mean:+.1f} [{low:+.1f}, {high:+.1f}]{note}'
 
 
 def levels_table(prefix, levels, rows, metric='auc'):

@@ -55,6 +55,13 @@ class Difference:
   def seeds(self):
     return len(self.per_seed)
 
+  def shown_interval(self):
+    """((low, high), 'seeds' or 'images'): the t interval over seeds, or, with one seed
+    that kept its per-image probabilities, its bootstrap interval over the test images."""
+    if self.seeds == 1 and self.per_seed[0][2]:
+      return tuple(self.per_seed[0][2]), 'images'
+    return tuple(self.interval), 'seeds'
+
 
 def difference(row, base, metric='auc', samples=1000, seed=0):
   """The Difference of `row` to `base` (Rows), over the seeds (or folds) both have: per
