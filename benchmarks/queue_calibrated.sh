@@ -57,14 +57,14 @@ reconstruction() {  # the earlier default at exact points: it decides configs/sy
       --tag reconstruction --seeds "$1" --set model.target_path=reconstruction \
       --set model.share_feature_encoder=False
 }
-# Seed by seed, so that each pass gives the whole curve; the middle level first. Within
-# a seed, the two rows that R* compares (source_only, default) at every level come
-# before row A. The reconstruction row runs at exact points only.
+# The two rows that R* compares (source_only, default) come first, seed by seed, so that
+# each pass gives their whole curve; the middle level first. Then the reconstruction row
+# (exact points only) and row A, seed by seed.
 for SEED in 0 1 2; do
-  for R in 0.50 exact 0.25 0.75; do
-    run "$R" "$SEED" source_only default
-    if [ "$R" = exact ]; then reconstruction "$SEED"; fi
-  done
+  for R in 0.50 exact 0.25 0.75; do run "$R" "$SEED" source_only default; done
+done
+for SEED in 0 1 2; do
+  reconstruction "$SEED"
   for R in 0.50 exact 0.25 0.75; do run "$R" "$SEED" A; done
 done
 for R in "${LEVELS[@]}"; do
