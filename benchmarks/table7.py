@@ -273,6 +273,21 @@ def set_fields(config, overrides):
     raise SystemExit(f'--set {e}') from None
 
 
+def keep_saved_intervals(rows, saved):
+  """`rows` (saved Differences) with each per-seed bootstrap interval that `saved`, an
+  earlier --save-differences of the same baseline, holds for a seed now shown without
+  one. The per-image probabilities stay in WORKROOT (not in git), so a summary on
+  another checkout recomputes a pair's difference from the recorded scores alone; the
+  interval is kept only where that difference is the saved one."""
+  before = {(r['row'], s[0]): s for r in saved for s in r['per_seed']}
+  for row in rows:
+    for i, (seed, value, interval) in enumerate(row['per_seed']):
+      old = before.get((row['row'], seed))
+      if interval is None and old and old[2] and abs(old[1] - value) < 1e-6:
+        row['per_seed'][i] = (seed, value, tuple(old[2]))
+  return rows
+
+
 def summarize(done, workroot=None, baseline=None, metric='auc', samples=1000, save=None):
   """Markdown tables (au_jax.compare's rows and columns): mean ± std (population std
   over seeds) and the per-seed values; the threshold-free scores where recorded; the
@@ -308,8 +323,11 @@ def summarize(done, workroot=None, baseline=None, metric='auc', samples=1000, sa
     print(compare.differences_markdown_to(diffs, baseline, samples))
     if save:
       kept = json.load(open(save)) if os.path.isfile(save) else {}
-      kept[f'{baseline}/{metric}'] = {'samples': samples,
-                                      'rows': [dataclasses.asdict(d) for d in diffs]}
+      key = f'{baseline}/{metric}'
+      rows_kept = [dataclasses.asdict(d) for d in diffs]
+      if kept.get(key, {}).get('samples') == samples:
+        rows_kept = keep_saved_intervals(rows_kept, kept[key]['rows'])
+      kept[key] = {'samples': samples, 'rows': rows_kept}
       with open(save, 'w') as f:
         json.dump(kept, f, indent=1)
   diagnosed = [r for r in runs if r.diagnostics]

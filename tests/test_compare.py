@@ -323,6 +323,30 @@ def test_table7_entries_keep_threshold_free_scores_and_compare_to_a_baseline():
       text.index('| default |')
 
 
+def test_table7_saved_differences_keep_intervals_of_the_same_pairs(tmp_path):
+  def entry(row, seed, auc):
+    split = {'f1_mean': 0.5, 'f1': [0.5], 'accuracy_mean': 0.5, 'auc_mean': auc,
+             'auc': [auc]}
+    return {'row': row, 'seed': seed, 'seconds': 60, 'overrides': [],
+            'target_test': split, 'source_test': split}
+  done = {f'{row}/seed{s}': entry(row, s, auc + 0.01 * s * (row == 'default'))
+          for row, auc in (('source_only', 0.70), ('default', 0.75)) for s in (0, 1)}
+  save = str(tmp_path / 'differences.json')
+  earlier = {'row': 'default', 'metric': 'auc', 'split': 'target_test',
+             'per_seed': [[0, 5.0, [4.0, 6.0]], [1, 9.0, [8.0, 10.0]]],
+             'mean': 7.0, 'interval': [0.0, 1.0]}
+  with open(save, 'w') as f:
+    json.dump({'source_only/auc': {'samples': 1000, 'rows': [earlier]}}, f)
+  with contextlib.redirect_stdout(io.StringIO()):
+    load_table7().summarize(done, baseline='source_only', save=save)
+  row, = json.load(open(save))['source_only/auc']['rows']
+  # Seed 0's difference is the saved one (+5.0): its interval stays. Seed 1's is +6.0
+  # now, not the saved +9.0, so it is shown without one.
+  assert row['per_seed'][0] == [0, pytest.approx(5.0), [4.0, 6.0]]
+  assert row['per_seed'][1][1] == pytest.approx(6.0) and row['per_seed'][1][2] is None
+  assert row['mean'] == pytest.approx(5.5)
+
+
 def test_table7_evaluation_records_scores_step_and_predictions():
   run = _trained.trained()
   entry = load_table7().evaluation(run.workdir, run.data_dir)
