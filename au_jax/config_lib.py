@@ -193,6 +193,8 @@ def validate(config):
   if d.aligned_size < d.crop_size:
     raise ConfigError(f'config.data.aligned_size={d.aligned_size} is smaller than '
                       f'config.data.crop_size={d.crop_size}')
+  if config.get('data_seed', -1) < -1:
+    raise ConfigError(f'config.data_seed={config.data_seed} must be -1 (the seed) or >= 0')
   if not d.au_ids:
     raise ConfigError('config.data.au_ids is empty')
   if len(set(d.au_ids)) != len(d.au_ids):

@@ -82,11 +82,15 @@ class PreparedData:
     return self._pipeline.steps_per_epoch(d.data_dir, d.source, d.source_train_split,
                                           global_batch_size)
 
+  def _data_seed(self):
+    seed = self._config.get('data_seed', -1)
+    return self._config.seed if seed < 0 else seed
+
   def _train(self, role, split, global_batch_size, start_step):
     d = self._config.data
     ds = self._pipeline.create_dataset(
         d.data_dir, self._name(role), split, global_batch_size=global_batch_size,
-        train=True, seed=self._config.seed + (0 if role == 'source' else 1),
+        train=True, seed=self._data_seed() + (0 if role == 'source' else 1),
         crop_size=d.crop_size, aligned_size=d.aligned_size, start_step=start_step,
         **self._host)
     columns = self._columns[role]

@@ -12,6 +12,9 @@ import ml_collections
 def get_config():
   c = ml_collections.ConfigDict()
   c.seed = 0
+  # The seed of the training batches' order and augmentation; -1: `seed`. Apart, the two
+  # tell whether a seed's score comes from its initialisation or from its batches.
+  c.data_seed = -1
   # bfloat16 activations and convolutions; parameters, optimiser state, losses and the
   # heat-map soft-max stay float32 (as flax's imagenet example). For TPUs and GPUs.
   c.half_precision = False

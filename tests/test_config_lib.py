@@ -21,6 +21,7 @@ ROOT = os.path.dirname(HERE)
     ('data.crop_size', 30, 'multiple of 4'),
     ('loss.au_loss', 'focal', 'config.loss.au_loss'),
     ('stage2.batch_size', 0, 'config.stage2.batch_size'),
+    ('data_seed', -2, 'config.data_seed'),
 ])
 def test_bad_config_values_fail_before_compilation(key, value, message, tmp_path):
   with pytest.raises(config_lib.ConfigError, match=message):

@@ -252,3 +252,26 @@ def test_load_metadata(data):
   assert same.occurrence_rates == info.occurrence_rates
   np.testing.assert_allclose(info.rates('train'), info.occurrence_rates)
   assert info.train_split == 'train'
+
+
+def test_data_seed_sets_the_batches_apart_from_the_seed(data):
+  from configs import tiny  # pylint: disable=g-import-not-at-top
+  info = meta.load_metadata(data, 'tiny')
+  rates = info.rates('train')
+  config = tiny.get_config()
+  d = config.data
+  d.data_dir, d.source, d.target = data, 'tiny', 'tiny'
+  d.source_train_split, d.source_eval_splits = 'train', ('validation',)
+  d.au_ids = tuple(a for a, r in zip(info.au_ids, rates) if r > 0)
+  d.aligned_size, d.crop_size = ALIGNED, CROP
+
+  def first_images(seed, data_seed):
+    config.seed, config.data_seed = seed, data_seed
+    prepared = data_lib.PreparedData(config)
+    return [next(prepared.source_batches(4))['image'],
+            next(prepared.target_batches(4))['image']]
+
+  plain = first_images(0, -1)  # -1: the batches follow `seed`
+  for a, b in zip(plain, first_images(5, 0)):  # another seed, the same batches
+    np.testing.assert_array_equal(a, b)
+  assert not np.array_equal(plain[0], first_images(0, 1)[0])
