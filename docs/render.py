@@ -256,6 +256,12 @@ def score(name, row, metric='auc', split='target_test'):
           else f'{np.mean(values):.1f} ± {np.std(values):.1f}')
 
 
+def seeds(name, row):
+  """'3 seeds', or 'seed 0' for a row with one seed: which seeds a score is over."""
+  runs = _row(name, row).runs
+  return f'seed {runs[0].seed}' if len(runs) == 1 else f'{len(runs)} seeds'
+
+
 def scores(name, row, metric='auc', split='target_test'):
   """'68.4, 86.6, ...': a row's score of its own evaluation, seed by seed."""
   return ', '.join(f'{compare.score(r, split, metric):.1f}' for r in _row(name, row).runs)
@@ -302,7 +308,7 @@ def crossover_table(name='calibrated_crossover'):
 FIELDS = {f.__name__: f for f in (f1, std, diff, table, value, landmark_table, landmarks,
                                    pseudo_quality_table, missing, with_rows, probe, adabn,
                                    crossval_table, difference_table, difference, scores,
-                                   score, crossover_table, levels_table)}
+                                   score, seeds, crossover_table, levels_table)}
 
 
 def _literal(node):
