@@ -47,7 +47,8 @@ def _compare(a, b):
     normalised = key.endswith("['Conv_0']['bias']") or (
         "['down" in key and key.endswith("['bias']")) or (
         key.endswith("['landmark_encoder']['logits']['bias']"))
-    atol = 3 * 5e-4 if normalised else 2e-5
+    # 2.6e-5 seen on one weight of 576 on another CPU model: summation order, via Adam.
+    atol = 3 * 5e-4 if normalised else 5e-5
     np.testing.assert_allclose(a[key], b[key], atol=atol, rtol=1e-4, err_msg=key)
 
 
